@@ -1,0 +1,131 @@
+/**
+ * Zod schemas for Amber Electric's public API (v1). They accept both
+ * published specifications: the 1.0 spec, which has no `advancedPrice` or
+ * `intervalLength`, and the 2.0.0 spec, which adds them. Prices are c/kWh
+ * including GST, and every channel is a cost to the customer, so a feed-in
+ * `perKwh` of -8.3 means the household is paid 8.3 c/kWh.
+ */
+import { z } from "zod";
+
+const isoDate = z.iso.date();
+const isoDateTime = z.iso.datetime({ offset: true });
+const price = z.number().finite();
+
+export const CHANNEL_TYPES = ["general", "controlledLoad", "feedIn"] as const;
+export const channelTypeSchema = z.enum(CHANNEL_TYPES);
+export type ChannelType = z.infer<typeof channelTypeSchema>;
+
+export const spikeStatusSchema = z.enum(["none", "potential", "spike"]);
+export type SpikeStatus = z.infer<typeof spikeStatusSchema>;
+
+/**
+ * Amber retired `negative` in favour of `extremelyLow` and may add more, so
+ * an unknown descriptor is kept as text rather than rejecting the response.
+ */
+export const priceDescriptorSchema = z.string().min(1);
+export type PriceDescriptor =
+  | "negative"
+  | "extremelyLow"
+  | "veryLow"
+  | "low"
+  | "neutral"
+  | "high"
+  | "spike";
+
+export const channelSchema = z.object({
+  identifier: z.string(),
+  type: channelTypeSchema,
+  tariff: z.string(),
+});
+
+export const siteSchema = z.object({
+  id: z.string().min(1),
+  nmi: z.string().min(10).max(11),
+  channels: z.array(channelSchema),
+  network: z.string(),
+  status: z.enum(["pending", "active", "closed"]),
+  activeFrom: isoDate.optional(),
+  closedOn: isoDate.optional(),
+  /** Billing interval in minutes; absent from the 1.0 spec, where it is 30. */
+  intervalLength: z.union([z.literal(5), z.literal(30)]).optional(),
+});
+export type Site = z.infer<typeof siteSchema>;
+
+export const sitesResponseSchema = z.array(siteSchema);
+
+export const tariffInformationSchema = z.object({
+  period: z.enum(["offPeak", "shoulder", "solarSponge", "peak"]).optional(),
+  season: z
+    .enum([
+      "default",
+      "summer",
+      "autumn",
+      "winter",
+      "spring",
+      "nonSummer",
+      "holiday",
+      "weekend",
+      "weekendHoliday",
+      "weekday",
+    ])
+    .optional(),
+  block: z.number().min(1).max(2).optional(),
+  demandWindow: z.boolean().optional(),
+});
+
+/** Amber's own prediction band for a forecast, c/kWh including network fees. */
+export const advancedPriceSchema = z.object({
+  low: price,
+  predicted: price,
+  high: price,
+});
+export type AdvancedPrice = z.infer<typeof advancedPriceSchema>;
+
+const rangeSchema = z.object({ min: price, max: price });
+
+const intervalFields = {
+  duration: z.union([z.literal(5), z.literal(15), z.literal(30)]),
+  spotPerKwh: price,
+  perKwh: price,
+  date: isoDate,
+  /** End of the interval in NEM time (UTC+10 all year). */
+  nemTime: isoDateTime,
+  /** Start in UTC, one second past the boundary. */
+  startTime: isoDateTime,
+  /** End in UTC, on the boundary. */
+  endTime: isoDateTime,
+  renewables: z.number().finite(),
+  channelType: channelTypeSchema,
+  tariffInformation: tariffInformationSchema.nullable().optional(),
+  spikeStatus: spikeStatusSchema,
+  descriptor: priceDescriptorSchema,
+};
+
+export const actualIntervalSchema = z.object({
+  type: z.literal("ActualInterval"),
+  ...intervalFields,
+});
+
+export const forecastIntervalSchema = z.object({
+  type: z.literal("ForecastInterval"),
+  ...intervalFields,
+  range: rangeSchema.nullable().optional(),
+  advancedPrice: advancedPriceSchema.nullable().optional(),
+});
+
+export const currentIntervalSchema = z.object({
+  type: z.literal("CurrentInterval"),
+  ...intervalFields,
+  range: rangeSchema.nullable().optional(),
+  advancedPrice: advancedPriceSchema.nullable().optional(),
+  estimate: z.boolean(),
+});
+
+export const intervalSchema = z.discriminatedUnion("type", [
+  actualIntervalSchema,
+  forecastIntervalSchema,
+  currentIntervalSchema,
+]);
+export type Interval = z.infer<typeof intervalSchema>;
+export type CurrentInterval = z.infer<typeof currentIntervalSchema>;
+export type ForecastInterval = z.infer<typeof forecastIntervalSchema>;

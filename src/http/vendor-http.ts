@@ -1,0 +1,228 @@
+/**
+ * The one HTTP path every vendor client uses. It sends a request with a
+ * timeout, sorts every failure into the error catalogue (auth, rate limit,
+ * unavailable, rejected, invalid payload) and parses JSON bodies. It never
+ * retries by itself: callers wrap it in `withRetry` with their own budget.
+ */
+import axios, { type AxiosInstance, type AxiosResponse } from "axios";
+import type { z } from "zod";
+
+import {
+  AuthError,
+  InvalidPayloadError,
+  RateLimitedError,
+  RequestRejectedError,
+  UpstreamUnavailableError,
+  type Vendor,
+} from "../errors.js";
+
+export interface VendorRequest {
+  method: "GET" | "POST";
+  /** Path below the base URL, starting with a slash. */
+  path: string;
+  query?: Record<string, string | number | boolean>;
+  /** JSON body, or a URLSearchParams for form-encoded OAuth calls. */
+  body?: unknown;
+  headers?: Record<string, string>;
+}
+
+export interface VendorResponse {
+  status: number;
+  headers: Record<string, string>;
+  body: unknown;
+}
+
+export interface VendorHttpOptions {
+  vendor: Vendor;
+  baseUrl: string;
+  timeoutMs: number;
+  /** Returns headers added to every request, such as the Authorization header. */
+  headers?: () => Record<string, string> | Promise<Record<string, string>>;
+}
+
+export class VendorHttp {
+  readonly vendor: Vendor;
+  readonly #client: AxiosInstance;
+  readonly #headers: VendorHttpOptions["headers"];
+
+  constructor(options: VendorHttpOptions) {
+    this.vendor = options.vendor;
+    this.#headers = options.headers;
+    this.#client = axios.create({
+      baseURL: options.baseUrl,
+      timeout: options.timeoutMs,
+      validateStatus: () => true,
+      responseType: "text",
+      transformResponse: [(data: unknown) => data],
+      maxRedirects: 0,
+    });
+  }
+
+  /** Sends `request` and returns its parsed body, or throws a catalogue error. */
+  async send(request: VendorRequest): Promise<VendorResponse> {
+    const common = this.#headers === undefined ? {} : await this.#headers();
+    const isForm = request.body instanceof URLSearchParams;
+
+    let response: AxiosResponse<string>;
+    try {
+      response = await this.#client.request<string>({
+        method: request.method,
+        url: request.path,
+        params: request.query,
+        data: isForm ? String(request.body) : request.body,
+        headers: {
+          Accept: "application/json",
+          ...(isForm
+            ? { "Content-Type": "application/x-www-form-urlencoded" }
+            : {}),
+          ...common,
+          ...request.headers,
+        },
+      });
+    } catch (error) {
+      throw this.#transportError(request, error);
+    }
+
+    const headers = normaliseHeaders(response.headers);
+    const where = `${request.method} ${request.path}`;
+    const status = response.status;
+
+    if (status === 401 || status === 403) {
+      throw new AuthError(
+        this.vendor,
+        `${this.vendor} rejected the credentials for ${where} (HTTP ${status}). Check the token, or create a new one and enter it again.`,
+      );
+    }
+    if (status === 429) {
+      const retryAfterMs = parseRetryAfter(headers, Date.now());
+      throw new RateLimitedError(
+        this.vendor,
+        retryAfterMs,
+        `${this.vendor} rate-limited ${where} (HTTP 429); ${
+          retryAfterMs === undefined
+            ? "no retry hint given, backing off"
+            : `retry in ${Math.ceil(retryAfterMs / 1000)} s`
+        }.`,
+      );
+    }
+    if (status >= 500) {
+      throw new UpstreamUnavailableError(
+        this.vendor,
+        status,
+        `${this.vendor} failed ${where} with HTTP ${status}; it will be retried.`,
+      );
+    }
+    if (status >= 400 || status < 200) {
+      throw new RequestRejectedError(
+        this.vendor,
+        status,
+        `${this.vendor} rejected ${where} with HTTP ${status}: ${summariseBody(response.data)}`,
+      );
+    }
+
+    return { status, headers, body: parseJson(this.vendor, where, response.data) };
+  }
+
+  #transportError(request: VendorRequest, error: unknown): Error {
+    const where = `${request.method} ${request.path}`;
+    if (axios.isAxiosError(error)) {
+      const reason =
+        error.code === "ECONNABORTED" || error.code === "ETIMEDOUT"
+          ? "timed out"
+          : `failed (${error.code ?? error.message})`;
+      return new UpstreamUnavailableError(
+        this.vendor,
+        undefined,
+        `${this.vendor} request ${where} ${reason}; it will be retried.`,
+        { cause: error },
+      );
+    }
+    return error instanceof Error ? error : new Error(String(error));
+  }
+}
+
+function normaliseHeaders(raw: unknown): Record<string, string> {
+  const headers: Record<string, string> = {};
+  if (raw !== null && typeof raw === "object") {
+    for (const [key, value] of Object.entries(raw)) {
+      if (typeof value === "string" || typeof value === "number") {
+        headers[key.toLowerCase()] = String(value);
+      }
+    }
+  }
+  return headers;
+}
+
+function parseJson(vendor: Vendor, where: string, text: string): unknown {
+  if (text === "") {
+    return null;
+  }
+  try {
+    return JSON.parse(text) as unknown;
+  } catch (error) {
+    throw new InvalidPayloadError(
+      vendor,
+      "(body)",
+      `${vendor} sent a body that is not JSON for ${where}: ${summariseBody(text)}`,
+      { cause: error },
+    );
+  }
+}
+
+function summariseBody(text: string): string {
+  const flat = text.replace(/\s+/g, " ").trim();
+  return flat.length > 200 ? `${flat.slice(0, 200)}…` : flat || "(empty body)";
+}
+
+/**
+ * Reads how long to wait from a 429's headers, in milliseconds: `Retry-After`
+ * in seconds or as an HTTP date, else the IETF draft `RateLimit-Reset` in
+ * seconds that Amber sends. Returns undefined when neither is usable.
+ */
+export function parseRetryAfter(
+  headers: Record<string, string>,
+  nowMs: number,
+): number | undefined {
+  const retryAfter = headers["retry-after"];
+  if (retryAfter !== undefined) {
+    const seconds = Number(retryAfter);
+    if (Number.isFinite(seconds) && seconds >= 0) {
+      return seconds * 1000;
+    }
+    const date = Date.parse(retryAfter);
+    if (Number.isFinite(date)) {
+      return Math.max(0, date - nowMs);
+    }
+  }
+
+  const reset = Number(headers["ratelimit-reset"]);
+  if (headers["ratelimit-reset"] !== undefined && Number.isFinite(reset) && reset >= 0) {
+    return reset * 1000;
+  }
+  return undefined;
+}
+
+/**
+ * Parses `body` with `schema`, or throws InvalidPayloadError naming the first
+ * field that failed and what arrived there.
+ */
+export function parsePayload<T extends z.ZodType>(
+  vendor: Vendor,
+  what: string,
+  schema: T,
+  body: unknown,
+): z.output<T> {
+  const result = schema.safeParse(body);
+  if (result.success) {
+    return result.data;
+  }
+  const issue = result.error.issues[0];
+  const path = issue === undefined || issue.path.length === 0 ? "(root)" : issue.path.join(".");
+  const more = result.error.issues.length > 1 ? ` (and ${result.error.issues.length - 1} more problems)` : "";
+  throw new InvalidPayloadError(
+    vendor,
+    path,
+    `${vendor} sent an invalid ${what}: field ${path}: ${issue?.message ?? "invalid"}${more}. The last good data is kept.`,
+    { cause: result.error },
+  );
+}
