@@ -1,0 +1,152 @@
+/**
+ * The engine's configuration: what a YAML file (`--config FILE`) or the
+ * `TESLA_SYNC_*` environment variables may set, with every default. The keys,
+ * units and defaults are listed for users in docs/configuration.md, so keep the
+ * two in step.
+ */
+import { IANAZone } from "luxon";
+import { z } from "zod";
+
+/** Amber's public REST API. */
+export const DEFAULT_AMBER_REST_URL = "https://api.amber.com.au/v1";
+/** Amber's live-price WebSocket (alpha). */
+export const DEFAULT_AMBER_WS_URL = "wss://api-ws.amber.com.au";
+/** Teslemetry's proxy of the Fleet API, which routes to the user's region itself. */
+export const DEFAULT_TESLEMETRY_URL = "https://api.teslemetry.com";
+/** Tesla's OAuth token endpoint for Fleet API refresh grants. */
+export const DEFAULT_FLEET_TOKEN_URL =
+  "https://fleet-auth.prd.vn.cloud.tesla.com/oauth2/v3/token";
+/** Fleet API base URL per region. Australia is served by "na". */
+export const FLEET_REGION_URLS = {
+  na: "https://fleet-api.prd.na.vn.cloud.tesla.com",
+  eu: "https://fleet-api.prd.eu.vn.cloud.tesla.com",
+  cn: "https://fleet-api.prd.cn.vn.cloud.tesla.cn",
+} as const;
+/** The zone used when neither the Powerwall nor the configuration names one. */
+export const DEFAULT_TIME_ZONE = "Australia/Sydney";
+
+const httpUrl = z
+  .url({ protocol: /^https?$/ })
+  .describe("an http:// or https:// URL");
+const wsUrl = z.url({ protocol: /^wss?$/ }).describe("a ws:// or wss:// URL");
+const secret = z.string().trim().min(1, "must not be empty");
+const siteId = z
+  .union([z.string().trim().min(1, "must not be empty"), z.number().int()])
+  .transform((value) => String(value));
+
+const timeZone = z.string().refine((zone) => IANAZone.isValidZone(zone), {
+  message: "not an IANA time zone. Use a name such as Australia/Sydney",
+});
+
+const amberSchema = z.strictObject({
+  /** Amber API token (`psk_…`), created at app.amber.com.au/developers. */
+  token: secret.optional(),
+  /** Amber site id, optional when the account has exactly one active site. */
+  siteId: siteId.optional(),
+  restUrl: httpUrl.default(DEFAULT_AMBER_REST_URL),
+  wsUrl: wsUrl.default(DEFAULT_AMBER_WS_URL),
+  /** Whether to use the live-price WebSocket. REST polling covers for it either way. */
+  liveFeed: z.boolean().default(true),
+});
+
+const fleetSchema = z.strictObject({
+  /** Client id of the user's own Tesla developer application. */
+  clientId: z.string().trim().min(1, "must not be empty").optional(),
+  /** First refresh token. Once it has rotated, the copy in the data directory is used. */
+  refreshToken: secret.optional(),
+  region: z.enum(["na", "eu", "cn"]).default("na"),
+  tokenUrl: httpUrl.default(DEFAULT_FLEET_TOKEN_URL),
+});
+
+const teslaSchema = z.strictObject({
+  /** "teslemetry" (a Teslemetry access token) or "fleet" (own OAuth client). */
+  auth: z.enum(["teslemetry", "fleet"]).default("teslemetry"),
+  /** Teslemetry access token, used when `auth` is "teslemetry". */
+  token: secret.optional(),
+  /** Tesla energy site id, optional when the account has exactly one energy site. */
+  siteId: siteId.optional(),
+  /** API base URL. The default is Teslemetry's, or the Fleet region's for "fleet". */
+  baseUrl: httpUrl.optional(),
+  fleet: fleetSchema.prefault({}),
+});
+
+const syncSchema = z.strictObject({
+  /** Whether scheduled and live-price syncs run. Manual syncs work either way. */
+  autoSync: z.boolean().default(true),
+  /** Which `advancedPrice` band prices forecast slots. */
+  forecastBand: z.enum(["predicted", "low", "high"]).default("predicted"),
+  /** A tariff counts as changed when any slot moved by at least this, c/kWh. */
+  minChangeCents: z.number().positive().default(0.5),
+  /** The same for the current half hour, which matters most to the Powerwall, c/kWh. */
+  currentSlotMinChangeCents: z.number().positive().default(0.25),
+  /** A live price this far from the uploaded current slot triggers a sync, c/kWh. */
+  livePriceThresholdCents: z.number().positive().default(2),
+  /** Quiet time after a live push before the sync it triggers, seconds. */
+  liveDebounceSeconds: z.number().min(0).max(120).default(10),
+  /** Minimum time between two tariff writes to Tesla, seconds. */
+  minWriteSpacingSeconds: z.number().min(60).max(3600).default(300),
+  /** Minimum time between writes that a manual sync may not undercut, seconds. */
+  manualWriteFloorSeconds: z.number().min(10).max(3600).default(60),
+  /** Delay after each 5-minute boundary before the scheduled sync, seconds. */
+  scheduleOffsetSeconds: z.number().min(0).max(240).default(35),
+  /** Upper bound of the random per-install delay added to the offset, seconds. */
+  scheduleJitterSeconds: z.number().min(0).max(60).default(10),
+  /** Half hours without a price that may be filled from the nearest day before refusing. */
+  maxFilledSlots: z.number().int().min(0).max(48).default(6),
+  /** How often the Powerwall's own tariff is read back to catch outside edits, minutes. */
+  siteInfoRefreshMinutes: z.number().min(5).max(1440).default(60),
+});
+
+const serverSchema = z.strictObject({
+  /**
+   * Address the status server binds to. Loopback by default because the
+   * server has no login yet: anyone who can reach it can start a sync.
+   */
+  host: z.string().trim().min(1).default("127.0.0.1"),
+  port: z.number().int().min(0).max(65535).default(5001),
+});
+
+const logSchema = z.strictObject({
+  level: z
+    .enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"])
+    .default("info"),
+  /** "pretty" at a terminal, "json" otherwise when not set. */
+  format: z.enum(["pretty", "json"]).optional(),
+});
+
+/** Schema of the whole configuration after the file and environment are merged. */
+export const configSchema = z.strictObject({
+  amber: amberSchema.prefault({}),
+  tesla: teslaSchema.prefault({}),
+  /** Directory for state that survives a restart (tariffs, tokens, counters). */
+  dataDir: z.string().trim().min(1).default("./data"),
+  /** Zone used when the Powerwall reports no `installation_time_zone`. */
+  timeZone: timeZone.optional(),
+  sync: syncSchema.prefault({}),
+  server: serverSchema.prefault({}),
+  log: logSchema.prefault({}),
+});
+
+/** Configuration as parsed, before the mode is decided. */
+export type ParsedConfig = z.output<typeof configSchema>;
+
+/** Tesla access for one of the two supported kinds. */
+export type TeslaAccess =
+  | { kind: "teslemetry"; token: string }
+  | { kind: "fleet"; clientId: string; refreshToken: string; tokenUrl: string };
+
+/**
+ * A configuration the engine can run with. "demo" means no account was
+ * configured: the engine runs against the loopback stand-ins.
+ */
+export type EngineConfig = ParsedConfig &
+  (
+    | { mode: "demo" }
+    | {
+        mode: "live";
+        amberToken: string;
+        teslaAccess: TeslaAccess;
+        /** Resolved Tesla API base URL. */
+        teslaBaseUrl: string;
+      }
+  );
