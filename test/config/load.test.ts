@@ -234,7 +234,7 @@ describe("resolveConfig errors", () => {
       "an invalid time zone",
       { timeZone: "Australia/Atlantis" },
       {},
-      /timeZone: not an IANA time zone,
+      /timeZone: not an IANA time zone/,
     ],
     [
       "an unknown key",
