@@ -47,7 +47,7 @@ export const siteSchema = z.object({
   activeFrom: isoDate.optional(),
   closedOn: isoDate.optional(),
   /** Billing interval in minutes; absent from the 1.0 spec, where it is 30. */
-  intervalLength: z.union([z.literal(5), z.literal(30)]).optional(),
+  intervalLength: z.literal([5, 30]).optional(),
 });
 export type Site = z.infer<typeof siteSchema>;
 
@@ -81,10 +81,11 @@ export const advancedPriceSchema = z.object({
 });
 export type AdvancedPrice = z.infer<typeof advancedPriceSchema>;
 
-const rangeSchema = z.object({ min: price, max: price });
+/** Possible NEM spot price range in c/kWh, sent when prices are volatile. */
+export const rangeSchema = z.object({ min: price, max: price });
 
 const intervalFields = {
-  duration: z.union([z.literal(5), z.literal(15), z.literal(30)]),
+  duration: z.literal([5, 15, 30]),
   spotPerKwh: price,
   perKwh: price,
   date: isoDate,
@@ -129,3 +130,51 @@ export const intervalSchema = z.discriminatedUnion("type", [
 export type Interval = z.infer<typeof intervalSchema>;
 export type CurrentInterval = z.infer<typeof currentIntervalSchema>;
 export type ForecastInterval = z.infer<typeof forecastIntervalSchema>;
+
+/** A price list as `/prices` and `/prices/current` return it, in Amber's order. */
+export const intervalListSchema = z.array(intervalSchema);
+
+/** Metered usage for one interval and channel (`GET /sites/{id}/usage`). */
+export const usageSchema = z.object({
+  type: z.literal("Usage"),
+  ...intervalFields,
+  /** Meter channel identifier, such as "E1". */
+  channelIdentifier: z.string(),
+  /** Energy in kWh; negative for generation or export. */
+  kwh: z.number().finite(),
+  quality: z.enum(["estimated", "billable"]),
+  /** Cost in cents including GST. */
+  cost: z.number().finite(),
+});
+export type Usage = z.infer<typeof usageSchema>;
+
+export const usageResponseSchema = z.array(usageSchema);
+
+export const renewableDescriptorSchema = z.enum([
+  "best",
+  "great",
+  "ok",
+  "notGreat",
+  "worst",
+]);
+
+const renewableFields = {
+  duration: z.literal([5, 15, 30]),
+  date: isoDate,
+  nemTime: isoDateTime,
+  startTime: isoDateTime,
+  endTime: isoDateTime,
+  /** Share of renewables in the state's grid, in percent. */
+  renewables: z.number().finite(),
+  descriptor: renewableDescriptorSchema,
+};
+
+/** Grid renewables for one interval (`GET /state/{state}/renewables/current`). */
+export const renewableSchema = z.discriminatedUnion("type", [
+  z.object({ type: z.literal("ActualRenewable"), ...renewableFields }),
+  z.object({ type: z.literal("CurrentRenewable"), ...renewableFields }),
+  z.object({ type: z.literal("ForecastRenewable"), ...renewableFields }),
+]);
+export type Renewable = z.infer<typeof renewableSchema>;
+
+export const renewablesResponseSchema = z.array(renewableSchema);

@@ -1,0 +1,151 @@
+/**
+ * Parsing of Amber price lists (`/prices`, `/prices/current` and live-price
+ * pushes). Amber warns that it may add channels, so an interval on a channel
+ * type this version does not know is dropped and reported rather than
+ * failing the whole list. Any other mismatch is an InvalidPayloadError whose
+ * path names the interval index and the field, such as `[12].perKwh`.
+ */
+import type { z } from "zod";
+
+import { InvalidPayloadError } from "../errors.js";
+import {
+  CHANNEL_TYPES,
+  intervalSchema,
+  type ChannelType,
+  type Interval,
+} from "./schemas.js";
+
+/** A parsed price list. */
+export interface PriceResponse {
+  /** Intervals in Amber's order (general, controlled load, feed-in), unknown channels removed. */
+  intervals: Interval[];
+  /** Channel types that were dropped because this version does not recognise them, each listed once. */
+  ignoredChannelTypes: string[];
+}
+
+/** Intervals split by meter channel. */
+export interface ChannelGroups<T> {
+  general: T[];
+  controlledLoad: T[];
+  feedIn: T[];
+}
+
+/**
+ * Parses the body of a prices response. Throws InvalidPayloadError when the
+ * body is not an array or an interval on a known channel breaks the schema,
+ * which includes a price that is a string, NaN or infinite.
+ */
+export function parsePricesBody(body: unknown): PriceResponse {
+  return parseIntervalList(body, intervalSchema, "price list");
+}
+
+/**
+ * Parses an array of interval-shaped objects with `schema`, dropping items on
+ * unknown channel types. `listName` names the list in error messages.
+ */
+export function parseIntervalList<T extends z.ZodType>(
+  body: unknown,
+  schema: T,
+  listName: string,
+): { intervals: z.output<T>[]; ignoredChannelTypes: string[] } {
+  if (!Array.isArray(body)) {
+    throw new InvalidPayloadError(
+      "amber",
+      "(root)",
+      `Amber sent an invalid ${listName}: expected an array of intervals, got ${describeValue(body)}. The last good prices are kept.`,
+    );
+  }
+
+  const intervals: z.output<T>[] = [];
+  const ignored = new Set<string>();
+
+  body.forEach((item: unknown, index) => {
+    const unknownChannel = unknownChannelType(item);
+    if (unknownChannel !== undefined) {
+      ignored.add(unknownChannel);
+      return;
+    }
+
+    const result = schema.safeParse(item);
+    if (result.success) {
+      intervals.push(result.data);
+      return;
+    }
+
+    const issue = result.error.issues[0];
+    const fieldPath = issue?.path ?? [];
+    const path = `[${index}]${formatPath(fieldPath)}`;
+    const value = valueAt(item, fieldPath);
+    const problem =
+      value === undefined
+        ? `field ${path} is missing`
+        : `field ${path} has the invalid value ${describeValue(value)}`;
+    const others = result.error.issues.length - 1;
+    const more = others > 0 ? `, and ${others} more problems` : "";
+    throw new InvalidPayloadError(
+      "amber",
+      path,
+      `Amber sent an invalid ${listName}: ${problem} (${issue?.message ?? "invalid"}${more}). The last good prices are kept.`,
+      { cause: result.error },
+    );
+  });
+
+  return { intervals, ignoredChannelTypes: [...ignored] };
+}
+
+/**
+ * Splits intervals by `channelType`. Amber's response order changes when a
+ * channel is added or removed, so position must never be used for this.
+ */
+export function groupByChannel<T extends { channelType: ChannelType }>(
+  intervals: readonly T[],
+): ChannelGroups<T> {
+  const groups: ChannelGroups<T> = {
+    general: [],
+    controlledLoad: [],
+    feedIn: [],
+  };
+  for (const interval of intervals) {
+    groups[interval.channelType].push(interval);
+  }
+  return groups;
+}
+
+function unknownChannelType(item: unknown): string | undefined {
+  if (item === null || typeof item !== "object" || !("channelType" in item)) {
+    return undefined;
+  }
+  const channelType = item.channelType;
+  if (
+    typeof channelType !== "string" ||
+    (CHANNEL_TYPES as readonly string[]).includes(channelType)
+  ) {
+    return undefined;
+  }
+  return channelType;
+}
+
+function formatPath(path: readonly PropertyKey[]): string {
+  return path
+    .map((key) => (typeof key === "number" ? `[${key}]` : `.${String(key)}`))
+    .join("");
+}
+
+function valueAt(item: unknown, path: readonly PropertyKey[]): unknown {
+  let value = item;
+  for (const key of path) {
+    if (value === null || typeof value !== "object") {
+      return undefined;
+    }
+    value = (value as Record<PropertyKey, unknown>)[key];
+  }
+  return value;
+}
+
+function describeValue(value: unknown): string {
+  if (typeof value === "number" && !Number.isFinite(value)) {
+    return String(value);
+  }
+  const text = JSON.stringify(value) ?? String(value);
+  return text.length > 60 ? `${text.slice(0, 60)}…` : text;
+}
