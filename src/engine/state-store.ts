@@ -271,11 +271,10 @@ function trim(state: EngineState): void {
   if (state.log.length > MAX_LOG_ENTRIES) {
     state.log.splice(0, state.log.length - MAX_LOG_ENTRIES);
   }
-  const days = Object.keys(state.counters).sort();
-  for (const day of days.slice(
-    0,
-    Math.max(0, days.length - MAX_COUNTER_DAYS),
-  )) {
-    delete state.counters[day];
-  }
+  const keep = new Set(
+    Object.keys(state.counters).sort().slice(-MAX_COUNTER_DAYS),
+  );
+  state.counters = Object.fromEntries(
+    Object.entries(state.counters).filter(([day]) => keep.has(day)),
+  );
 }
