@@ -25,7 +25,7 @@ read_option() {
       options = JSON.parse(fs.readFileSync(file, "utf8"));
     } catch (error) {
       if (error.code === "ENOENT") process.exit(0);
-      console.error(`tesla-sync: failed to read the add-on options ${file}: ${error.message}. Save the options again in the add-on's Configuration tab.`);
+      console.error(`tesla-sync: failed to read the add-on options ${file}: ${error.message}. Save the options again in the Configuration tab of the add-on.`);
       process.exit(1);
     }
     const value = options === null ? undefined : options[key];
