@@ -17,7 +17,7 @@ import {
 } from "../errors.js";
 
 export interface VendorRequest {
-  method: "GET" | "POST";
+  method: "GET" | "POST" | "DELETE";
   /** Path below the base URL, starting with a slash. */
   path: string;
   query?: Record<string, string | number | boolean>;
