@@ -8,7 +8,10 @@
  * Discovery only saves the user a few clicks, so it never stops the engine:
  * each failure is logged once at warn and the engine runs on.
  */
+import { existsSync, readFileSync } from "node:fs";
 import { hostname } from "node:os";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
 
 import { z } from "zod";
 
@@ -212,7 +215,7 @@ export interface DiscoveryDetails {
  * `TESLA_SYNC_SUPERVISOR_URL` overrides the Supervisor's address for tests.
  */
 export function createSupervisorDiscovery(
-  env: NodeJS.ProcessEnv,
+  env: Readonly<Record<string, string | undefined>>,
   details: DiscoveryDetails,
   logger: Logger,
   overrides: Partial<
@@ -236,3 +239,54 @@ export function createSupervisorDiscovery(
     },
   });
 }
+
+/** Ingress port used when `TESLA_SYNC_INGRESS_PORT` is not set, as in config.yaml. */
+export const DEFAULT_INGRESS_PORT = 8099;
+
+/**
+ * Starts publishing the discovery message in the background when the engine
+ * runs as an add-on, and returns the client so that shutdown can call
+ * `withdraw()`. Returns undefined outside an add-on. The port comes from
+ * `TESLA_SYNC_INGRESS_PORT` (set by addon/run.sh, default 8099) and the
+ * version from package.json.
+ */
+export function startSupervisorDiscovery(
+  env: Readonly<Record<string, string | undefined>>,
+  logger: Logger,
+): SupervisorDiscovery | undefined {
+  const port = Number(env["TESLA_SYNC_INGRESS_PORT"] ?? DEFAULT_INGRESS_PORT);
+  const discovery = createSupervisorDiscovery(
+    env,
+    {
+      port: Number.isInteger(port) && port > 0 ? port : DEFAULT_INGRESS_PORT,
+      engineVersion: packageVersion(),
+    },
+    logger,
+  );
+  void discovery?.publish();
+  return discovery;
+}
+
+/**
+ * Returns the version in the repository's package.json, found by walking up
+ * from this module (src/supervisor in tests, dist/src/supervisor when built),
+ * or "unknown" when no package.json of this package is found.
+ */
+export function packageVersion(): string {
+  let directory = dirname(fileURLToPath(import.meta.url));
+  for (let level = 0; level < 5; level += 1) {
+    const candidate = join(directory, "package.json");
+    if (existsSync(candidate)) {
+      const parsed = packageJsonSchema.safeParse(
+        JSON.parse(readFileSync(candidate, "utf8")),
+      );
+      if (parsed.success && parsed.data.name === "tesla-sync") {
+        return parsed.data.version;
+      }
+    }
+    directory = dirname(directory);
+  }
+  return "unknown";
+}
+
+const packageJsonSchema = z.object({ name: z.string(), version: z.string() });

@@ -1,4 +1,6 @@
+import { readFileSync } from "node:fs";
 import { hostname } from "node:os";
+import { join } from "node:path";
 import { Writable } from "node:stream";
 
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
@@ -6,6 +8,8 @@ import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { createLogger, type Logger } from "../../src/log.js";
 import {
   createSupervisorDiscovery,
+  packageVersion,
+  startSupervisorDiscovery,
   SupervisorDiscovery,
   type DiscoveryConfig,
 } from "../../src/supervisor/discovery.js";
@@ -376,5 +380,56 @@ describe("createSupervisorDiscovery", () => {
       service: "tesla_sync",
       config: { host: hostname(), port: 8099, engine_version: "0.1.0" },
     });
+  });
+});
+
+describe("startSupervisorDiscovery", () => {
+  it("publishes the ingress port and version", async () => {
+    const { logger } = capturingLogger();
+    const client = startSupervisorDiscovery(
+      {
+        SUPERVISOR_TOKEN: TOKEN,
+        TESLA_SYNC_SUPERVISOR_URL: supervisor.url,
+        TESLA_SYNC_INGRESS_PORT: "8123",
+      },
+      logger,
+    );
+    const uuid = await client?.publish();
+
+    expect(uuid).toBeDefined();
+    expect(supervisor.requests[0]?.body).toMatchObject({
+      config: { port: 8123, engine_version: packageVersion() },
+    });
+  });
+
+  it("falls back to port 8099", async () => {
+    const { logger } = capturingLogger();
+    const client = startSupervisorDiscovery(
+      { SUPERVISOR_TOKEN: TOKEN, TESLA_SYNC_SUPERVISOR_URL: supervisor.url },
+      logger,
+    );
+    await client?.publish();
+
+    expect(supervisor.requests[0]?.body).toMatchObject({
+      config: { port: 8099 },
+    });
+  });
+
+  it("does nothing outside an add-on", () => {
+    const { logger } = capturingLogger();
+    expect(startSupervisorDiscovery({}, logger)).toBeUndefined();
+  });
+});
+
+describe("packageVersion", () => {
+  it("reads package.json", () => {
+    const expected = (
+      JSON.parse(
+        readFileSync(join(import.meta.dirname, "../../package.json"), "utf8"),
+      ) as {
+        version: string;
+      }
+    ).version;
+    expect(packageVersion()).toBe(expected);
   });
 });
