@@ -1,7 +1,7 @@
 /**
  * Parsing of Amber price lists (`/prices`, `/prices/current` and live-price
  * pushes). Amber warns that it may add channels, so an interval on a channel
- * type this version does not know is dropped and reported rather than
+ * type this version does not recognise is dropped and reported rather than
  * failing the whole list. Any other mismatch is an InvalidPayloadError whose
  * path names the interval index and the field, such as `[12].perKwh`.
  */

@@ -74,6 +74,12 @@ export interface AmberStandInOptions {
   rateWindowMs?: number;
   /** Push live prices to subscribers every this many ms of real time; default never. */
   livePushIntervalMs?: number;
+  /**
+   * Channel types that Amber might add later. Price responses append a copy
+   * of the general intervals for each, so tests can check that clients skip
+   * them. Default none.
+   */
+  unknownChannelTypes?: string[];
 }
 
 /** One REST request as the stand-in received it. */
@@ -173,6 +179,7 @@ class AmberStandInServer {
   readonly #seed: number;
   readonly #rateLimit: number;
   readonly #rateWindowMs: number;
+  readonly #unknownChannelTypes: string[];
   #pattern: PricePattern;
   #forecastHours: number;
 
@@ -201,6 +208,7 @@ class AmberStandInServer {
     this.#rateLimit = options.rateLimit ?? 50;
     this.#rateWindowMs = options.rateWindowMs ?? 300_000;
     this.#livePushIntervalMs = options.livePushIntervalMs;
+    this.#unknownChannelTypes = options.unknownChannelTypes ?? [];
     this.sites = options.sites ?? [defaultSite(options.intervalLength ?? 5)];
     this.wsFaults = new WebSocketFaults(() => this.#subscriptions.keys());
 
@@ -499,7 +507,7 @@ class AmberStandInServer {
         ...forecasts.slice(0, next),
       );
     }
-    return { status: 200, body };
+    return { status: 200, body: this.#withUnknownChannels(body) };
   }
 
   #pricesForDates(site: Site, query: URLSearchParams, now: number): Reply {
@@ -532,7 +540,17 @@ class AmberStandInServer {
       startMs: start,
       endMs: Math.min(end + DAY_MS, now + this.#forecastHours * HOUR_MS),
     });
-    return { status: 200, body };
+    return { status: 200, body: this.#withUnknownChannels(body) };
+  }
+
+  #withUnknownChannels(intervals: Interval[]): unknown[] {
+    const general = intervals.filter(
+      (interval) => interval.channelType === "general",
+    );
+    const copies = this.#unknownChannelTypes.flatMap((channelType) =>
+      general.map((interval) => ({ ...interval, channelType })),
+    );
+    return [...intervals, ...copies];
   }
 
   #modelOptions(site: Site): PriceModelOptions & { channels: ChannelType[] } {
