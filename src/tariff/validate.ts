@@ -1,0 +1,475 @@
+/**
+ * Validation of `tariff_content_v2` before upload and after read-back. Beyond
+ * the schema it enforces the rules Tesla documents for time-of-use tariffs,
+ * on the buy side and on `sell_tariff` alike:
+ *
+ * - every time field is in range (days 0–6, hours 0–23, minutes 0–59; in
+ *   lenient mode an end of 24:00 is accepted as midnight);
+ * - in each season every minute of every weekday is covered by exactly one
+ *   period (a period may run past midnight only in lenient mode);
+ * - every period label has a rate and every rate label has periods;
+ * - seasons cover every day of the year exactly once. A season may wrap the
+ *   year end, and an empty shell season (all-zero months, no periods) is
+ *   ignored;
+ * - rates are finite and not negative, and in strict mode `ALL` rates are 0.
+ *
+ * Each problem names the side, season, label, weekday or time involved and
+ * what to change.
+ */
+import { TariffInvalidError } from "../errors.js";
+import {
+  DAY_NAMES,
+  MINUTES_PER_DAY,
+  dateOfDayOfYear,
+  daysInMonth,
+  formatDays,
+  formatMinute,
+  formatMonthDay,
+  isShellSeason,
+  periodDays,
+  periodRanges,
+  periodWraps,
+  resolveRate,
+  seasonCovers,
+} from "./calendar.js";
+import {
+  lenientTariffSchema,
+  strictTariffSchema,
+  type TariffContentV2,
+  type TariffContentV2Lenient,
+  type TariffMode,
+  type TariffPeriod,
+  type TariffSeason,
+  type TariffSide,
+} from "./schema.js";
+
+/** Outcome of `validateTariff`: the parsed tariff, or every problem found. */
+export type TariffValidation<T> =
+  { ok: true; tariff: T } | { ok: false; problems: string[] };
+
+/**
+ * Checks `tariff` against the schema of `mode` and Tesla's tariff rules.
+ * Returns the parsed tariff (lenient mode fills omitted time fields with 0)
+ * or the list of problems; never throws for bad input.
+ */
+export function validateTariff(
+  tariff: unknown,
+  mode: "strict",
+): TariffValidation<TariffContentV2>;
+export function validateTariff(
+  tariff: unknown,
+  mode: TariffMode,
+): TariffValidation<TariffContentV2Lenient>;
+export function validateTariff(
+  tariff: unknown,
+  mode: TariffMode,
+): TariffValidation<TariffContentV2Lenient> {
+  const parsed =
+    mode === "strict"
+      ? strictTariffSchema.safeParse(tariff)
+      : lenientTariffSchema.safeParse(tariff);
+  if (!parsed.success) {
+    return {
+      ok: false,
+      problems: parsed.error.issues.map((issue) => describeIssue(issue, mode)),
+    };
+  }
+
+  const problems: string[] = [];
+  checkSide(parsed.data, "buy", mode, problems);
+  if (parsed.data.sell_tariff !== undefined) {
+    checkSide(parsed.data.sell_tariff, "sell", mode, problems);
+  }
+  return problems.length === 0
+    ? { ok: true, tariff: parsed.data }
+    : { ok: false, problems };
+}
+
+/**
+ * Same checks as `validateTariff`, throwing `TariffInvalidError` with every
+ * problem when the tariff is invalid.
+ */
+export function assertValidTariff(
+  tariff: unknown,
+  mode: "strict",
+): TariffContentV2;
+export function assertValidTariff(
+  tariff: unknown,
+  mode: TariffMode,
+): TariffContentV2Lenient;
+export function assertValidTariff(
+  tariff: unknown,
+  mode: TariffMode,
+): TariffContentV2Lenient {
+  const result = validateTariff(tariff, mode);
+  if (!result.ok) {
+    throw new TariffInvalidError(result.problems);
+  }
+  return result.tariff;
+}
+
+function describeIssue(
+  issue: { code: string; path: PropertyKey[]; message: string },
+  mode: TariffMode,
+): string {
+  const path = formatPath(issue.path);
+  if (issue.code === "invalid_type" && issue.message.endsWith("undefined")) {
+    return mode === "strict"
+      ? `${path}: is missing; tariffs this engine writes must set every field explicitly`
+      : `${path}: is missing`;
+  }
+  return `${path}: ${issue.message}`;
+}
+
+function formatPath(path: readonly PropertyKey[]): string {
+  let text = "";
+  for (const key of path) {
+    if (typeof key === "number") {
+      text += `[${key}]`;
+    } else {
+      text += text === "" ? String(key) : `.${String(key)}`;
+    }
+  }
+  return text === "" ? "tariff" : text;
+}
+
+// ------------------------------------------------------------- one side
+
+type SideName = "buy" | "sell";
+
+function checkSide(
+  side: TariffSide,
+  sideName: SideName,
+  mode: TariffMode,
+  problems: string[],
+): void {
+  const seasonNames = Object.keys(side.seasons);
+  const usedSeasons = seasonNames.filter((name) => {
+    const season = side.seasons[name];
+    return season !== undefined && !isShellSeason(season);
+  });
+  if (usedSeasons.length === 0) {
+    problems.push(
+      `${sideName}: no season has periods; add a season covering 1/1 to 12/31 with periods for every day`,
+    );
+  }
+
+  const tileable: string[] = [];
+  for (const name of usedSeasons) {
+    const season = side.seasons[name];
+    if (season === undefined) {
+      continue;
+    }
+    const where = `${sideName} season "${name}"`;
+    if (checkSeasonDates(season, where, problems)) {
+      tileable.push(name);
+    }
+    checkPeriods(season, where, mode, problems);
+  }
+
+  checkRates(side, sideName, mode, problems);
+  checkSeasonTiling(side, sideName, tileable, problems);
+}
+
+function checkSeasonDates(
+  season: TariffSeason,
+  where: string,
+  problems: string[],
+): boolean {
+  let ok = true;
+  for (const [monthKey, dayKey] of [
+    ["fromMonth", "fromDay"],
+    ["toMonth", "toDay"],
+  ] as const) {
+    const month = season[monthKey];
+    const day = season[dayKey];
+    if (month < 1 || month > 12) {
+      problems.push(
+        `${where}: ${monthKey} ${month} is out of range; use a month from 1 to 12`,
+      );
+      ok = false;
+    } else if (day < 1 || day > daysInMonth(month)) {
+      problems.push(
+        `${where}: ${dayKey} ${day} is out of range for month ${month}; use a day from 1 to ${daysInMonth(month)}`,
+      );
+      ok = false;
+    }
+  }
+  return ok;
+}
+
+// ---------------------------------------------------------------- periods
+
+const TIME_FIELD_LIMITS = {
+  fromDayOfWeek: 6,
+  toDayOfWeek: 6,
+  fromHour: 23,
+  fromMinute: 59,
+  toHour: 23,
+  toMinute: 59,
+} as const;
+
+function checkPeriods(
+  season: TariffSeason,
+  where: string,
+  mode: TariffMode,
+  problems: string[],
+): void {
+  const labels = Object.keys(season.tou_periods);
+  if (labels.length === 0) {
+    problems.push(
+      `${where}: has dates but no tou_periods, so none of its days is covered; add periods or make it an empty shell (all month and day fields 0)`,
+    );
+    return;
+  }
+
+  // owners[day][minute] lists the labels whose periods cover that minute.
+  const owners: string[][][] = DAY_NAMES.map(() =>
+    Array.from({ length: MINUTES_PER_DAY }, () => []),
+  );
+
+  for (const label of labels) {
+    const periods = season.tou_periods[label]?.periods ?? [];
+    if (periods.length === 0) {
+      problems.push(
+        `${where} label "${label}": has an empty periods list; remove the label or give it periods`,
+      );
+    }
+    periods.forEach((period, index) => {
+      const at = `${where} label "${label}" period ${index}`;
+      if (!checkPeriodFields(period, at, mode, problems)) {
+        return;
+      }
+      for (const day of periodDays(period)) {
+        for (const range of periodRanges(period)) {
+          for (let minute = range.start; minute < range.end; minute++) {
+            owners[day]?.[minute]?.push(label);
+          }
+        }
+      }
+    });
+  }
+
+  reportCoverage(owners, where, problems);
+}
+
+function checkPeriodFields(
+  period: TariffPeriod,
+  at: string,
+  mode: TariffMode,
+  problems: string[],
+): boolean {
+  let ok = true;
+  for (const [field, max] of Object.entries(TIME_FIELD_LIMITS)) {
+    const value = period[field as keyof typeof TIME_FIELD_LIMITS];
+    const endOfDay =
+      mode === "lenient" &&
+      field === "toHour" &&
+      value === 24 &&
+      period.toMinute === 0;
+    if ((value < 0 || value > max) && !endOfDay) {
+      problems.push(
+        `${at}: ${field} ${value} is out of range; use 0 to ${max}${field === "toHour" ? " (0:00 means midnight)" : ""}`,
+      );
+      ok = false;
+    }
+  }
+  if (!ok) {
+    return false;
+  }
+
+  if (period.fromDayOfWeek > period.toDayOfWeek) {
+    problems.push(
+      `${at}: fromDayOfWeek ${period.fromDayOfWeek} is after toDayOfWeek ${period.toDayOfWeek}; split the weekday run into ranges that do not wrap past Sunday (6)`,
+    );
+    return false;
+  }
+  if (mode === "strict" && periodWraps(period)) {
+    problems.push(
+      `${at}: runs past midnight (${formatMinute(period.fromHour * 60 + period.fromMinute)} to ${formatMinute(period.toHour * 60 + period.toMinute)}); split it at midnight, ending the first part at toHour 0, toMinute 0`,
+    );
+    return false;
+  }
+  return true;
+}
+
+/** Turns per-minute owners into gap and overlap problems, merging weekdays with the same finding. */
+function reportCoverage(
+  owners: string[][][],
+  where: string,
+  problems: string[],
+): void {
+  const daysByFinding = new Map<string, number[]>();
+  owners.forEach((minutes, day) => {
+    let runStart = 0;
+    for (let minute = 1; minute <= MINUTES_PER_DAY; minute++) {
+      const previous = minutes[minute - 1] ?? [];
+      const current = minutes[minute];
+      if (current !== undefined && sameLabels(previous, current)) {
+        continue;
+      }
+      const finding = describeCoverage(previous, runStart, minute);
+      if (finding !== undefined) {
+        const days = daysByFinding.get(finding) ?? [];
+        days.push(day);
+        daysByFinding.set(finding, days);
+      }
+      runStart = minute;
+    }
+  });
+
+  for (const [finding, days] of daysByFinding) {
+    problems.push(`${where}, ${formatDays(days)} ${finding}`);
+  }
+}
+
+function sameLabels(a: readonly string[], b: readonly string[]): boolean {
+  return a.length === b.length && a.every((label, i) => label === b[i]);
+}
+
+function describeCoverage(
+  labels: readonly string[],
+  start: number,
+  end: number,
+): string | undefined {
+  const range = `${formatMinute(start)}-${formatMinute(end)}`;
+  if (labels.length === 0) {
+    return `${range}: not covered by any period; every minute of each day needs exactly one period`;
+  }
+  if (labels.length > 1) {
+    return `${range}: covered by more than one period (${labels.join(", ")}); periods must not overlap`;
+  }
+  return undefined;
+}
+
+// ------------------------------------------------------------------ rates
+
+function checkRates(
+  side: TariffSide,
+  sideName: SideName,
+  mode: TariffMode,
+  problems: string[],
+): void {
+  for (const [table, unit] of [
+    ["energy_charges", "$/kWh"],
+    ["demand_charges", "$/kW"],
+  ] as const) {
+    for (const [seasonName, entry] of Object.entries(side[table])) {
+      for (const [label, value] of Object.entries(entry.rates)) {
+        const at = `${sideName} ${table}.${seasonName}.rates.${label}`;
+        if (!Number.isFinite(value)) {
+          problems.push(`${at} is ${value}; use a finite number in ${unit}`);
+        } else if (value < 0) {
+          problems.push(
+            `${at} is ${value} ${unit}; rates must not be negative (Tesla rounds them to 0)`,
+          );
+        } else if (mode === "strict" && seasonName === "ALL" && value !== 0) {
+          problems.push(
+            `${at} is ${value} ${unit}; keep ALL rates at 0 because Tesla does not document whether they add to the period rates`,
+          );
+        }
+      }
+    }
+  }
+
+  side.daily_charges.forEach((charge, index) => {
+    if (!Number.isFinite(charge.amount) || charge.amount < 0) {
+      problems.push(
+        `${sideName} daily_charges[${index}].amount is ${charge.amount}; use a finite amount of at least 0`,
+      );
+    }
+  });
+
+  checkLabelsHaveRates(side, sideName, mode, problems);
+  checkRatesHavePeriods(side, sideName, problems);
+}
+
+function checkLabelsHaveRates(
+  side: TariffSide,
+  sideName: SideName,
+  mode: TariffMode,
+  problems: string[],
+): void {
+  for (const [seasonName, season] of Object.entries(side.seasons)) {
+    for (const label of Object.keys(season.tou_periods)) {
+      const rate =
+        mode === "strict"
+          ? side.energy_charges[seasonName]?.rates[label]
+          : resolveRate(side.energy_charges, seasonName, label);
+      if (rate === undefined) {
+        problems.push(
+          `${sideName} season "${seasonName}" label "${label}": has periods but no rate; add energy_charges.${seasonName}.rates.${label}`,
+        );
+      }
+    }
+  }
+}
+
+function checkRatesHavePeriods(
+  side: TariffSide,
+  sideName: SideName,
+  problems: string[],
+): void {
+  for (const table of ["energy_charges", "demand_charges"] as const) {
+    for (const [seasonName, entry] of Object.entries(side[table])) {
+      if (seasonName === "ALL") {
+        continue;
+      }
+      const season = side.seasons[seasonName];
+      if (season === undefined) {
+        problems.push(
+          `${sideName} ${table}.${seasonName}: season "${seasonName}" is not in seasons; remove the entry or add the season`,
+        );
+        continue;
+      }
+      for (const label of Object.keys(entry.rates)) {
+        if (label !== "ALL" && season.tou_periods[label] === undefined) {
+          problems.push(
+            `${sideName} season "${seasonName}" label "${label}": has a rate in ${table} but no periods; remove the rate or add periods for it`,
+          );
+        }
+      }
+    }
+  }
+}
+
+// ---------------------------------------------------------------- seasons
+
+function checkSeasonTiling(
+  side: TariffSide,
+  sideName: SideName,
+  seasonNames: readonly string[],
+  problems: string[],
+): void {
+  if (seasonNames.length === 0) {
+    return;
+  }
+  const coverKey = (ordinal: number): string[] =>
+    seasonNames.filter((name) => {
+      const season = side.seasons[name];
+      return season !== undefined && seasonCovers(season, ordinal);
+    });
+
+  let runStart = 1;
+  let runSeasons = coverKey(1);
+  for (let ordinal = 2; ordinal <= 366; ordinal++) {
+    const seasons = ordinal <= 365 ? coverKey(ordinal) : undefined;
+    if (seasons !== undefined && sameLabels(seasons, runSeasons)) {
+      continue;
+    }
+    const from = dateOfDayOfYear(runStart);
+    const to = dateOfDayOfYear(ordinal - 1);
+    const dates = `${formatMonthDay(from.month, from.day)}-${formatMonthDay(to.month, to.day)}`;
+    if (runSeasons.length === 0) {
+      problems.push(
+        `${sideName} seasons: ${dates} is not covered by any season; seasons must cover every day of the year exactly once`,
+      );
+    } else if (runSeasons.length > 1) {
+      problems.push(
+        `${sideName} seasons: ${dates} is covered by more than one season (${runSeasons.map((name) => `"${name}"`).join(", ")}); seasons must not overlap`,
+      );
+    }
+    runStart = ordinal;
+    runSeasons = seasons ?? [];
+  }
+}
