@@ -111,7 +111,7 @@ export interface FleetOAuthOptions {
   /** Token endpoint; default DEFAULT_TOKEN_URL. */
   tokenUrl?: string;
   /**
-   * Refresh token from the configuration. It is used when the store holds
+   * Refresh token from the configuration. It is used when the store contains
    * none, or when it differs from the token the stored chain started from,
    * which means the user signed in again.
    */
