@@ -1,4 +1,5 @@
 import { readFileSync } from "node:fs";
+import { createServer as createHttpServer } from "node:http";
 import { createServer } from "node:net";
 import { Writable } from "node:stream";
 
@@ -278,6 +279,38 @@ describe("TeslaClient writes", () => {
     expect(standIn.writes).toEqual([]);
     expect(standIn.state().tariff).toEqual(before);
     expect(client.counters()).toEqual({ "POST time_of_use_settings": 1 });
+  });
+
+  it.each([
+    [
+      { code: 412, message: "Energy site is offline" },
+      "Energy site is offline",
+    ],
+    [{ code: 500 }, "code 500"],
+  ])("treats body %o as a rejected write", async (outcome, reason) => {
+    const server = createHttpServer((_request, response) => {
+      response.writeHead(200, { "Content-Type": "application/json" });
+      response.end(JSON.stringify({ response: outcome }));
+    });
+    await new Promise<void>((resolve) =>
+      server.listen(0, "127.0.0.1", resolve),
+    );
+    cleanups.push(
+      () => new Promise((resolve) => server.close(() => resolve())),
+    );
+    const address = server.address();
+    const port =
+      typeof address === "object" && address !== null ? address.port : 0;
+    const client = new TeslaClient({
+      baseUrl: `http://127.0.0.1:${port}`,
+      tokens: new StaticTokenProvider(TOKEN),
+      logger: silentLogger,
+      clock: manualClock(),
+    });
+    const error = await failure(client.setBackupReserve(1, 20));
+
+    expect(error).toBeInstanceOf(WriteRejectedError);
+    expect((error as WriteRejectedError).reason).toBe(reason);
   });
 
   it("counts calls per endpoint and writes", async () => {
