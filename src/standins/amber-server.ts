@@ -143,6 +143,12 @@ export interface AmberStandIn {
   sites: Site[];
   /** Sends the current prices to every live-prices subscriber now. Returns the number of messages sent. */
   pushLivePrices(): number;
+  /**
+   * Sends `message` (text as is, anything else as JSON) to every subscribed
+   * live-prices connection, to test how clients handle odd pushes. Returns
+   * the number of messages sent.
+   */
+  sendLiveMessage(message: unknown): number;
   /** Number of open live-prices connections. */
   liveConnectionCount(): number;
   /** Changes the price pattern for every later response and push. */
@@ -200,8 +206,10 @@ class AmberStandInServer {
   constructor(options: AmberStandInOptions) {
     this.#token = options.token;
     const clock = options.clock;
+    // Date.now is looked up on every call so that fake timers installed later apply.
     this.#now =
-      options.now ?? (clock === undefined ? Date.now : () => clock.now());
+      options.now ??
+      (clock === undefined ? () => Date.now() : () => clock.now());
     this.#seed = options.seed ?? 1;
     this.#pattern = options.pattern ?? "calm";
     this.#forecastHours = options.forecastHours ?? 30;
@@ -261,6 +269,7 @@ class AmberStandInServer {
       requests: this.requests,
       sites: this.sites,
       pushLivePrices: () => this.pushLivePrices(),
+      sendLiveMessage: (message) => this.sendLiveMessage(message),
       liveConnectionCount: () => this.#subscriptions.size,
       setPattern: (pattern) => {
         this.#pattern = pattern;
@@ -295,6 +304,19 @@ class AmberStandInServer {
         }),
       );
       sent += 1;
+    }
+    return sent;
+  }
+
+  sendLiveMessage(message: unknown): number {
+    const text =
+      typeof message === "string" ? message : JSON.stringify(message);
+    let sent = 0;
+    for (const [socket, siteId] of this.#subscriptions) {
+      if (siteId !== undefined && socket.readyState === socket.OPEN) {
+        socket.send(text);
+        sent += 1;
+      }
     }
     return sent;
   }
