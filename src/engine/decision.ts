@@ -1,7 +1,6 @@
 /**
- * Pure helpers behind the engine's decisions: summarising a built tariff,
- * measuring how far the current half hour moved, and wording the reasons
- * that the log, the status API and the HA service show.
+ * Pure helpers behind the engine's decisions: summarising a built tariff
+ * and wording what the log, the status API and the HA service show.
  */
 import type { StoredSlot } from "./state-store.js";
 import type { StatusSlot, TariffSummary } from "./types.js";
@@ -57,40 +56,6 @@ export function describeSummary(summary: TariffSummary): string {
     `buy $${summary.buyMin.toFixed(4)}-$${summary.buyMax.toFixed(4)}, ` +
     `sell $${summary.sellMin.toFixed(4)}-$${summary.sellMax.toFixed(4)}`
   );
-}
-
-/** How far the current half hour moved against the last upload, $/kWh. */
-export interface CurrentSlotChange {
-  label: string;
-  /** The larger of the buy and sell change. */
-  delta: number;
-}
-
-/**
- * Compares the current half hour of a new build with the slot of the last
- * upload that starts at the same instant. Returns undefined when the last
- * upload has no such slot (it was built more than a day ago).
- */
-export function currentSlotChange(
-  built: readonly BuiltSlot[],
-  uploaded: readonly StoredSlot[],
-): CurrentSlotChange | undefined {
-  const current = built[0];
-  if (current === undefined) {
-    return undefined;
-  }
-  const start = Date.parse(current.start);
-  const previous = uploaded.find((slot) => Date.parse(slot.start) === start);
-  if (previous === undefined) {
-    return undefined;
-  }
-  return {
-    label: current.label,
-    delta: Math.max(
-      Math.abs(current.buy - previous.buy),
-      Math.abs(current.sell - previous.sell),
-    ),
-  };
 }
 
 /** Keeps the fields of a built slot that later comparisons and the status API need. */
