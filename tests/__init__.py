@@ -1,0 +1,1 @@
+"""Tests of this repository's Python code."""

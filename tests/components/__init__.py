@@ -1,0 +1,1 @@
+"""Tests of the custom integrations, laid out as in HA core."""
