@@ -197,3 +197,17 @@ export function withSiteInfo(
     setGridCharging: (site, allowed) => client.setGridCharging(site, allowed),
   };
 }
+
+/** Yields to the event loop until `condition` holds; fails after `rounds` turns. For I/O, not timers. */
+export async function until(
+  condition: () => boolean | Promise<boolean>,
+  rounds = 20_000,
+): Promise<void> {
+  for (let round = 0; round < rounds; round += 1) {
+    if (await condition()) {
+      return;
+    }
+    await new Promise<void>((resolve) => setImmediate(resolve));
+  }
+  throw new Error("condition not reached");
+}
