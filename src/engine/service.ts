@@ -127,7 +127,7 @@ export async function startService(
         url: config.amber.wsUrl,
         token: config.amberToken,
         siteId: amberSite.id,
-        logger: logger.child({ module: "amber-live" }),
+        logger,
       })
     : undefined;
   if (feed !== undefined) {

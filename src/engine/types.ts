@@ -54,7 +54,10 @@ export interface SyncResult {
   /** When the sync finished, ISO 8601 UTC. */
   at: string;
   tariffSummary?: TariffSummary;
-  /** Slots whose buy or sell price differs from the previous upload by at least the threshold. */
+  /**
+   * Price changes the comparison found against the previous tariff, material
+   * or not. Adjacent half hours with the same change count once.
+   */
   changedSlots?: number;
   /** Tesla tariff writes this sync sent (0 or 1). */
   writes: number;
