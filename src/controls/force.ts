@@ -5,10 +5,10 @@
  * What each direction writes, in order:
  * - charge: a tariff where grid import costs nothing from now to the end
  *   and `chargeBuyOutsidePerKwh` (default 1.00 $/kWh) afterwards, with no
- *   export pay; operation mode `autonomous` (Time-Based Control); backup
- *   reserve 100 %; and grid charging allowed if the site blocked it. The
- *   reserve of 100 % makes the Powerwall fill from the grid whatever its
- *   optimiser thinks of the tariff, and the tariff stops it exporting.
+ *   export pay. Then operation mode `autonomous` (Time-Based Control), a
+ *   backup reserve of 100 %, and grid charging allowed if the site blocked
+ *   it. The 100 % reserve makes the Powerwall fill from the grid whatever
+ *   its optimiser makes of the tariff, and the tariff stops it exporting.
  * - discharge: a tariff that pays `dischargeSellPerKwh` (default
  *   2.00 $/kWh) for export from now to the end and nothing afterwards, and
  *   operation mode `autonomous`. The backup reserve is left alone, so the
@@ -77,7 +77,7 @@ const forceFileSchema = z.object({
   changed: z
     .object({ backupReserve: z.boolean(), gridCharging: z.boolean() })
     .optional(),
-  /** Why the coming restore happens, for the `force_ended` event. */
+  /** Reason of the coming restore, for the `force_ended` event. */
   endReason: z.enum(["expired", "cancelled", "failed"]).optional(),
 });
 type ForceFile = z.infer<typeof forceFileSchema>;
@@ -103,7 +103,7 @@ export interface ForceControlOptions {
   clock?: Clock;
   /** Zone when site_info has no `installation_time_zone`; default Australia/Sydney. */
   fallbackTimeZone?: string;
-  /** Longest force, minutes; default 720 (12 hours). */
+  /** Maximum duration, minutes; default 720 (12 hours). */
   maxMinutes?: number;
   tariff?: ForceTariffOptions;
 }
