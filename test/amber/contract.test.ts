@@ -3,9 +3,11 @@
  * schemas accept every example and enum value in it and require exactly the
  * fields it requires, and the stand-in's responses validate against it.
  * The document is read from AMBER_OPENAPI_SPEC, or from the shared
- * reference folder of this workspace; without it these tests are skipped.
+ * reference folder beside the repository (`../shared/reference/`). Without
+ * it these tests are skipped on a developer machine and fail under CI.
  */
 import { existsSync, readFileSync } from "node:fs";
+import { fileURLToPath } from "node:url";
 
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { z } from "zod";
@@ -36,10 +38,22 @@ import {
 import { PRICE_PATTERNS } from "../../src/standins/price-model.js";
 import { OpenApiDocument, type Schema } from "./openapi.js";
 
+const specCandidates = [
+  process.env["AMBER_OPENAPI_SPEC"],
+  fileURLToPath(
+    new URL("../../../shared/reference/amber-openapi.json", import.meta.url),
+  ),
+  "/work/shared/reference/amber-openapi.json",
+].filter((path): path is string => path !== undefined);
 const specPath =
-  process.env["AMBER_OPENAPI_SPEC"] ??
-  "/work/shared/reference/amber-openapi.json";
+  specCandidates.find((path) => existsSync(path)) ?? specCandidates[0] ?? "";
 const specFound = existsSync(specPath);
+
+if (!specFound && process.env["CI"] === "true") {
+  throw new Error(
+    `Amber's OpenAPI document was not found (looked in ${specCandidates.join(", ")}). Set AMBER_OPENAPI_SPEC to its path.`,
+  );
+}
 const spec = specFound
   ? OpenApiDocument.load(specPath)
   : new OpenApiDocument({});
