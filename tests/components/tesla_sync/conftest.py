@@ -137,7 +137,7 @@ async def engine(
     loaded_entry: MockConfigEntry,
     engine_factory: Callable[..., Awaitable[EngineClient]],
 ) -> EngineClient:
-    """Return an engine client that has said hello and subscribed to commands."""
+    """Return an engine client that has sent hello and subscribed to commands."""
     client = await engine_factory()
     await client.connect(loaded_entry.entry_id)
     return client

@@ -776,7 +776,7 @@ async def test_sync_now_disconnect_fails_call(
 
 
 async def test_sync_now_timeout(hass: HomeAssistant, engine: EngineClient) -> None:
-    """Test an engine that never answers fails the call with engine_timeout."""
+    """Test an engine that never sends a result fails the call with engine_timeout."""
     call = asyncio.create_task(
         hass.services.async_call(
             DOMAIN, "sync_now", {}, blocking=True, return_response=True
