@@ -4,8 +4,9 @@
  * one this engine built. `compareTariffs` decides whether a new tariff is
  * worth a Tesla write; `tariffsEquivalent` confirms a read-back.
  */
-import { DateTime, IANAZone } from "luxon";
+import { DateTime } from "luxon";
 
+import { ConfigError } from "../errors.js";
 import {
   DAY_NAMES,
   dateOfDayOfYear,
@@ -21,6 +22,7 @@ import {
   type TariffCell,
 } from "./expand.js";
 import type { TariffContentV2Lenient } from "./schema.js";
+import { ianaZone } from "./wall-clock.js";
 
 /** Default smallest price move that makes a new tariff worth uploading: 0.005 $/kWh (0.5 c/kWh). */
 export const DEFAULT_MIN_CHANGE = 0.005;
@@ -66,7 +68,7 @@ export interface ChangedSlot {
   sellBefore: number | undefined;
   /** New sell price in $/kWh. */
   sellAfter: number | undefined;
-  /** True when the change includes the current half hour. */
+  /** True when the entry includes the current half hour (on today's weekday). */
   current: boolean;
 }
 
@@ -201,12 +203,13 @@ function currentSlot(options: CompareOptions): CurrentSlot | undefined {
   if (options.now === undefined || options.timeZone === undefined) {
     return undefined;
   }
-  if (!IANAZone.isValidZone(options.timeZone)) {
-    throw new RangeError(
-      `time zone "${options.timeZone}" is not a valid IANA zone name; pass the site's installation_time_zone, e.g. Australia/Sydney`,
+  const zone = ianaZone(options.timeZone);
+  if (zone === undefined) {
+    throw new ConfigError(
+      `Time zone "${options.timeZone}" is not a valid IANA zone name; pass the site's installation_time_zone, e.g. Australia/Sydney.`,
     );
   }
-  const local = DateTime.fromMillis(options.now, { zone: options.timeZone });
+  const local = DateTime.fromMillis(options.now, { zone });
   const minute = local.hour * 60 + local.minute;
   return {
     ordinal: dayOfYear(local.month, local.day),
@@ -357,11 +360,12 @@ function mergeChanges(changes: readonly CellChange[]): ChangedSlot[] {
 
   const merged = new Map<string, ChangedSlot>();
   for (const run of runs) {
+    // The same time on other weekdays joins the current half hour's entry:
+    // the prices are equal, so the current threshold decides for all of them.
     const key = JSON.stringify([
       run.groupKey,
       run.start,
       run.end,
-      run.current,
       run.before?.buy,
       run.after?.buy,
       run.before?.sell,
@@ -371,6 +375,7 @@ function mergeChanges(changes: readonly CellChange[]): ChangedSlot[] {
     if (existing !== undefined) {
       existing.daysOfWeek.push(run.day);
       existing.days = formatDays(existing.daysOfWeek);
+      existing.current ||= run.current;
       continue;
     }
     merged.set(key, {

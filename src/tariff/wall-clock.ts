@@ -15,18 +15,23 @@ export interface LocalDate {
 const MINUTE_MS = 60_000;
 const DAY_MS = 24 * 60 * MINUTE_MS;
 
-/** The `PERIOD_HH_MM` label of the half hour starting at `minuteOfDay`. */
+/** Returns the `PERIOD_HH_MM` label of the half hour starting at `minuteOfDay`. */
 export function periodLabel(minuteOfDay: number): string {
   const hours = String(Math.floor(minuteOfDay / 60)).padStart(2, "0");
   const minutes = String(minuteOfDay % 60).padStart(2, "0");
   return `PERIOD_${hours}_${minutes}`;
 }
 
-/** Returns the zone, or undefined when `name` is not a valid IANA zone name. */
+/**
+ * Returns the zone, or undefined when `name` is not an IANA zone name. Fixed
+ * offsets such as `+10:00` are rejected even though the platform accepts
+ * them, because a fixed offset gets daylight saving wrong.
+ */
 export function ianaZone(name: string): IANAZone | undefined {
-  return name.trim() !== "" && IANAZone.isValidZone(name)
-    ? IANAZone.create(name)
-    : undefined;
+  if (name.trim() === "" || /^[+-]/.test(name) || !IANAZone.isValidZone(name)) {
+    return undefined;
+  }
+  return IANAZone.create(name);
 }
 
 /** Local date and minute of day of the instant `ms`. */
@@ -61,7 +66,7 @@ export function formatDate(date: LocalDate): string {
 }
 
 /**
- * The UTC instants (ms, ascending) at which the wall clock of `zone` reads
+ * Returns the UTC instants (ms, ascending) at which the wall clock of `zone` reads
  * `minuteOfDay` on `date`: none when daylight saving skips that time, two
  * when the hour repeats as daylight saving ends, otherwise one.
  */

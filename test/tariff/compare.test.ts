@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
 
+import { ConfigError } from "../../src/errors.js";
 import { assembleTariff } from "../../src/tariff/assemble.js";
 import { compareTariffs, tariffsEquivalent } from "../../src/tariff/compare.js";
 import {
@@ -160,6 +161,13 @@ describe("compareTariffs", () => {
     expect(current.changedSlots.some((slot) => slot.current)).toBe(true);
 
     expect(compareTariffs(rolling(), elsewhere, options).material).toBe(false);
+  });
+
+  it("rejects an invalid time zone", () => {
+    const run = () =>
+      compareTariffs(rolling(), rolling(), { now: 0, timeZone: "+10:00" });
+    expect(run).toThrow(ConfigError);
+    expect(run).toThrow('Time zone "+10:00" is not a valid IANA zone name');
   });
 
   it("flags prices that disappear", () => {
