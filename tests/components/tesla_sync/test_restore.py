@@ -4,18 +4,20 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
+from typing import Any
 
-from homeassistant.const import STATE_UNAVAILABLE
-from homeassistant.core import HomeAssistant
+from homeassistant.const import STATE_UNAVAILABLE, STATE_UNKNOWN
+from homeassistant.core import HomeAssistant, State
 from homeassistant.helpers import entity_registry as er
 from homeassistant.util import dt as dt_util
 from pytest_homeassistant_custom_component.common import (
     MockConfigEntry,
     async_fire_time_changed,
     async_mock_restore_state_shutdown_restart,
+    mock_restore_cache_with_extra_data,
 )
 
-from .engine import ENTITY_IDS, EngineClient
+from .engine import DECLARATIONS, ENTITY_IDS, EngineClient
 
 RESTORED = {
     "general_price": "-0.27",
@@ -87,3 +89,54 @@ async def test_restart_restores_last_state(
     assert len(
         er.async_entries_for_config_entry(entity_registry, loaded_entry.entry_id)
     ) == len(ENTITY_IDS)
+
+
+async def test_startup_uses_stored_declarations(
+    hass: HomeAssistant,
+    config_entry: MockConfigEntry,
+    hass_storage: dict[str, Any],
+    engine_factory: Callable[..., Awaitable[EngineClient]],
+) -> None:
+    """Test a fresh start builds entities from storage and restores their values."""
+    hass_storage[f"tesla_sync.{config_entry.entry_id}.entities"] = {
+        "version": 1,
+        "minor_version": 1,
+        "key": f"tesla_sync.{config_entry.entry_id}.entities",
+        "data": {"entities": DECLARATIONS, "devices": {}},
+    }
+    mock_restore_cache_with_extra_data(
+        hass,
+        [
+            (
+                State(ENTITY_IDS["general_price"], STATE_UNAVAILABLE),
+                {
+                    "native_value": 0.19,
+                    "native_unit_of_measurement": "$/kWh",
+                    "engine_attributes": {"descriptor": "low"},
+                },
+            ),
+            (
+                State(ENTITY_IDS["price_spike"], STATE_UNAVAILABLE),
+                {"value": False, "engine_attributes": {}},
+            ),
+            (
+                State(ENTITY_IDS["forecast_band"], STATE_UNAVAILABLE),
+                {"value": "retired-option", "engine_attributes": {}},
+            ),
+        ],
+    )
+    assert await hass.config_entries.async_setup(config_entry.entry_id)
+    await hass.async_block_till_done()
+    assert hass.states.get(ENTITY_IDS["general_price"]).state == STATE_UNAVAILABLE
+
+    engine = await engine_factory()
+    await engine.connect()
+    await engine.register()
+    await hass.async_block_till_done()
+    price = hass.states.get(ENTITY_IDS["general_price"])
+    assert price.state == "0.19"
+    assert price.attributes["descriptor"] == "low"
+    assert hass.states.get(ENTITY_IDS["price_spike"]).state == "off"
+    # A restored option the select no longer offers is dropped.
+    assert hass.states.get(ENTITY_IDS["forecast_band"]).state == STATE_UNKNOWN
+    assert hass.states.get(ENTITY_IDS["auto_sync"]).state == STATE_UNKNOWN
