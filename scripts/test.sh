@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
-# Runs every test suite: type check and lint, then the engine's tests.
+# Runs every test suite: type check and lint, the engine's tests (vitest),
+# then the Home Assistant integration's tests on each supported HA version
+# (pytest inside a cached Debian root; needs root for chroot and mounts).
 source "$(dirname "${BASH_SOURCE[0]}")/env.sh"
 npm run build --silent
 npx tsc -p tsconfig.test.json
 npx eslint .
 npx vitest run
+bash scripts/test-python.sh
