@@ -287,10 +287,19 @@ export class SyncEngine extends EventEmitter<EngineEvents> {
       );
       return;
     }
-    this.#logger.info(
-      { slot: move.label, deltaCents: formatCents(delta) },
-      `Live price moved ${move.label} by ${formatCents(delta)} c/kWh (threshold ${this.#settings.livePriceThresholdCents} c/kWh); syncing`,
-    );
+    if (this.#deferred !== undefined) {
+      this.#logger.debug(
+        { slot: move.label, deltaCents: formatCents(delta) },
+        "Live price moved; the sync queued for the write spacing will include it",
+      );
+      return;
+    }
+    if (this.#liveTimer === undefined) {
+      this.#logger.info(
+        { slot: move.label, deltaCents: formatCents(delta) },
+        `Live price moved ${move.label} by ${formatCents(delta)} c/kWh (threshold ${this.#settings.livePriceThresholdCents} c/kWh); syncing`,
+      );
+    }
     this.#debounceLiveSync();
   }
 
@@ -458,11 +467,12 @@ export class SyncEngine extends EventEmitter<EngineEvents> {
     }
     const now = this.#clock.now();
 
-    // A scheduled run that could not write anyway is moved to the moment the
-    // spacing allows, before any Amber call. Moving it (not skipping it)
-    // keeps one fetch per interval and lets the runs drift back onto the
-    // scheduler's grid once an interval passes without a write.
-    if (trigger === "schedule") {
+    // An automatic sync that could not write anyway is moved to the moment
+    // the spacing allows, before any Amber call. Moving it (not dropping it)
+    // keeps about one fetch per interval, and the runs drift back onto the
+    // scheduler's grid once an interval passes without a write. Manual
+    // syncs go on, because the caller expects an answer about the prices.
+    if (trigger !== "manual" && trigger !== "service") {
       const allowedAt = this.#writeAllowedAt(trigger);
       if (allowedAt > now) {
         this.#defer(allowedAt, trigger);
@@ -471,7 +481,7 @@ export class SyncEngine extends EventEmitter<EngineEvents> {
           reason: `moved to ${formatClock(allowedAt, this.#zone().zone)} by the write spacing`,
           writes: 0,
           level: "debug",
-          record: false,
+          record: trigger === "startup",
         };
       }
     }
