@@ -500,6 +500,51 @@ describe("SyncEngine Tesla access", () => {
   });
 });
 
+describe("SyncEngine negative prices (C9)", () => {
+  it("logs the clamp once per upload", async () => {
+    const h = await open({
+      pattern: "negative-midday",
+      start: Date.UTC(2025, 5, 16, 0, 12, 40),
+    });
+    const result = await h.engine.syncNow("startup");
+    await h.engine.syncNow("manual");
+    const clampLines = h.log
+      .entries()
+      .filter((entry) => entry.msg.startsWith("Clamped "));
+    const negative = h.engine
+      .status()
+      .slots.filter((slot) => slot.buyActual < 0 || slot.sellActual < 0);
+
+    expect(result.outcome).toBe("uploaded");
+    expect(result.tariffSummary?.clampedSlots).toBeGreaterThan(0);
+    expect(clampLines).toHaveLength(1);
+    expect(negative.length).toBe(result.tariffSummary?.clampedSlots);
+    expect(rates(powerwallTariff(h)).every((rate) => rate >= 0)).toBe(true);
+  });
+});
+
+describe("SyncEngine Tesla auth retry (C11)", () => {
+  it("survives one rejected token", async () => {
+    const h = await open({ teslaAttempts: 3 });
+    h.teslaStandIn.faults.arm({
+      kind: "unauthorized",
+      pathIncludes: "time_of_use_settings",
+    });
+    const pending = h.engine.syncNow("startup");
+    let settled = false;
+    void pending.finally(() => {
+      settled = true;
+    });
+    while (!settled) {
+      await h.clock.advance(1_000);
+    }
+    const result = await pending;
+
+    expect(result.outcome).toBe("uploaded");
+    expect(h.tariffWrites()).toBe(1);
+  });
+});
+
 describe("SyncEngine time zones (C3)", () => {
   it.each([
     ["Australia/Adelaide", "Australia/Adelaide", "site_info"],
