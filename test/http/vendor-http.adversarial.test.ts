@@ -1,0 +1,156 @@
+import { gzipSync } from "node:zlib";
+
+import { afterEach, describe, expect, it } from "vitest";
+
+import {
+  InvalidPayloadError,
+  UpstreamUnavailableError,
+} from "../../src/errors.js";
+import { VendorHttp } from "../../src/http/vendor-http.js";
+import { registerSecret } from "../../src/log.js";
+import { sendJson, startRawServer, type RawServer } from "./raw-server.js";
+
+const TOKEN = "psk_adversarial_http_token_5150";
+registerSecret(TOKEN);
+
+const servers: RawServer[] = [];
+
+afterEach(async () => {
+  await Promise.all(servers.splice(0).map((server) => server.close()));
+});
+
+async function serve(
+  handler: Parameters<typeof startRawServer>[0],
+): Promise<RawServer> {
+  const server = await startRawServer(handler);
+  servers.push(server);
+  return server;
+}
+
+function client(
+  server: RawServer,
+  options: { timeoutMs?: number; maxBodyBytes?: number } = {},
+): VendorHttp {
+  return new VendorHttp({
+    vendor: "amber",
+    baseUrl: server.url,
+    timeoutMs: options.timeoutMs ?? 2000,
+    headers: () => ({ Authorization: `Bearer ${TOKEN}` }),
+    ...(options.maxBodyBytes === undefined
+      ? {}
+      : { maxBodyBytes: options.maxBodyBytes }),
+  });
+}
+
+async function failure(promise: Promise<unknown>): Promise<unknown> {
+  try {
+    await promise;
+  } catch (error) {
+    return error;
+  }
+  throw new Error("expected the request to fail");
+}
+
+describe("VendorHttp odd bodies", () => {
+  it("parses deeply nested JSON without a crash", async () => {
+    const depth = 200_000;
+    const server = await serve((_request, response) => {
+      sendJson(response, 200, "[".repeat(depth) + "]".repeat(depth));
+    });
+    const response = await client(server).send({
+      method: "GET",
+      path: "/sites",
+    });
+
+    expect(Array.isArray(response.body)).toBe(true);
+  });
+
+  it("rejects an HTML page sent with 200", async () => {
+    const server = await serve((_request, response) => {
+      response.writeHead(200, { "Content-Type": "text/html" });
+      response.end("<html><body>Bad gateway</body></html>");
+    });
+    const error = await failure(
+      client(server).send({ method: "GET", path: "/sites" }),
+    );
+
+    expect(error).toBeInstanceOf(InvalidPayloadError);
+    expect((error as Error).message).toContain("<html>");
+  });
+
+  it("parses JSON sent with a wrong content type", async () => {
+    const server = await serve((_request, response) => {
+      response.writeHead(200, { "Content-Type": "text/plain" });
+      response.end("[1,2]");
+    });
+    const response = await client(server).send({
+      method: "GET",
+      path: "/sites",
+    });
+
+    expect(response.body).toEqual([1, 2]);
+  });
+
+  it("returns null for a 204", async () => {
+    const server = await serve((_request, response) => {
+      response.writeHead(204);
+      response.end();
+    });
+    const response = await client(server).send({
+      method: "GET",
+      path: "/sites",
+    });
+
+    expect(response.status).toBe(204);
+    expect(response.body).toBeNull();
+  });
+
+  it("decodes a gzip body", async () => {
+    const server = await serve((_request, response) => {
+      response.writeHead(200, {
+        "Content-Type": "application/json",
+        "Content-Encoding": "gzip",
+      });
+      response.end(gzipSync("[42]"));
+    });
+    const response = await client(server).send({
+      method: "GET",
+      path: "/sites",
+    });
+
+    expect(response.body).toEqual([42]);
+  });
+
+  it("reports a corrupt gzip body as unavailable", async () => {
+    const server = await serve((_request, response) => {
+      response.writeHead(200, {
+        "Content-Type": "application/json",
+        "Content-Encoding": "gzip",
+      });
+      response.end(Buffer.from("this is not gzip at all"));
+    });
+    const error = await failure(
+      client(server).send({ method: "GET", path: "/sites" }),
+    );
+
+    expect(error).toBeInstanceOf(UpstreamUnavailableError);
+  });
+});
+
+describe("VendorHttp slow and broken connections", () => {
+  it("reports a reset in the middle of the body", async () => {
+    const server = await serve((request, response) => {
+      response.writeHead(200, {
+        "Content-Type": "application/json",
+        "Content-Length": "1000",
+      });
+      response.write('[{"type":"CurrentInterval",');
+      setImmediate(() => request.socket.destroy());
+    });
+    const error = await failure(
+      client(server).send({ method: "GET", path: "/sites" }),
+    );
+
+    expect(error).toBeInstanceOf(UpstreamUnavailableError);
+  });
+});
