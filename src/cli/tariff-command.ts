@@ -1,0 +1,235 @@
+/**
+ * `tesla-sync tariff`: builds the tariff Tesla Sync would upload from a saved
+ * Amber prices response, prints its 48 half-hour slots, validates it and
+ * optionally writes it as JSON. Nothing is sent anywhere.
+ */
+import { readFile } from "node:fs/promises";
+
+import { DateTime } from "luxon";
+
+import { parsePricesBody } from "../amber/prices.js";
+import { InvalidPayloadError, TeslaSyncError } from "../errors.js";
+import { buildTariff, type ForecastBand } from "../tariff/build.js";
+import { renderSlotTable } from "../tariff/table.js";
+import { assertValidTariff } from "../tariff/validate.js";
+import { ianaZone } from "../tariff/wall-clock.js";
+import { writeFileAtomic } from "../util/atomic-file.js";
+import {
+  UsageError,
+  parseCommandArgs,
+  stringOption,
+  type CommandIo,
+} from "./args.js";
+
+/** Help text of the tariff command. */
+export const TARIFF_USAGE = `Usage: tesla-sync tariff --prices FILE [options]
+
+Builds the Powerwall tariff Tesla Sync would upload from a saved Amber prices
+response, prints its 48 half-hour slots and checks it. Nothing is uploaded.
+
+Options:
+  --prices FILE   JSON body of an Amber /prices or /prices/current response
+                  (required)
+  --zone ZONE     IANA time zone of the site (default Australia/Sydney)
+  --now TIME      ISO 8601 time to build at; a time without an offset is read
+                  in --zone (default: the current time)
+  --band BAND     advancedPrice band for forecasts: predicted, low or high
+                  (default predicted)
+  --out FILE      also write the tariff_content_v2 JSON to FILE
+  -h, --help      show this help
+
+Exit status: 0 when the tariff is built and valid, 1 when the prices file is
+unreadable or invalid or the prices are too sparse, 2 for a usage error
+(unknown option, missing --prices, invalid --zone, --now or --band).`;
+
+/** Streams and clock of the tariff command; tests pass their own. */
+export interface TariffCommandIo extends CommandIo {
+  /** Current time in ms, used when --now is absent; default Date.now. */
+  now?: () => number;
+}
+
+const BANDS: readonly ForecastBand[] = ["predicted", "low", "high"];
+
+/** The prices file cannot be used or the tariff was rejected. Exit code 1. */
+class InputError extends Error {}
+
+interface TariffArguments {
+  pricesFile: string;
+  zone: string;
+  now: number;
+  band: ForecastBand;
+  outFile: string | undefined;
+}
+
+/**
+ * Runs `tesla-sync tariff` with `argv` (the arguments after `tariff`) and
+ * returns the exit code: 0 built and valid, 1 bad input or rejected, 2
+ * usage error. Errors are one line on stderr naming the value and the fix.
+ */
+export async function tariffCommand(
+  argv: readonly string[],
+  io: TariffCommandIo = { stdout: process.stdout, stderr: process.stderr },
+): Promise<number> {
+  try {
+    const values = parseCommandArgs("tariff", argv, {
+      prices: { type: "string" },
+      zone: { type: "string" },
+      now: { type: "string" },
+      band: { type: "string" },
+      out: { type: "string" },
+      help: { type: "boolean", short: "h" },
+    });
+    if (values["help"] === true) {
+      io.stdout.write(`${TARIFF_USAGE}\n`);
+      return 0;
+    }
+    await runTariff(checkArguments(values, io.now ?? Date.now), io);
+    return 0;
+  } catch (error) {
+    if (error instanceof UsageError) {
+      io.stderr.write(`tesla-sync tariff: ${error.message}\n`);
+      return 2;
+    }
+    if (error instanceof InputError || error instanceof TeslaSyncError) {
+      io.stderr.write(`tesla-sync tariff: ${error.message}\n`);
+      return 1;
+    }
+    throw error;
+  }
+}
+
+function checkArguments(
+  values: ReturnType<typeof parseCommandArgs>,
+  clock: () => number,
+): TariffArguments {
+  const pricesFile = stringOption(values, "prices");
+  if (pricesFile === undefined || pricesFile === "") {
+    throw new UsageError(
+      "missing --prices FILE; pass the path of a saved Amber prices response body",
+    );
+  }
+
+  const zone = stringOption(values, "zone") ?? "Australia/Sydney";
+  if (ianaZone(zone) === undefined) {
+    throw new UsageError(
+      `--zone ${JSON.stringify(zone)} is not an IANA time zone name; pass the site's zone, e.g. Australia/Sydney`,
+    );
+  }
+
+  const band = stringOption(values, "band") ?? "predicted";
+  if (!(BANDS as readonly string[]).includes(band)) {
+    throw new UsageError(
+      `--band ${JSON.stringify(band)} is not valid; use predicted, low or high`,
+    );
+  }
+
+  const nowText = stringOption(values, "now");
+  let now = clock();
+  if (nowText !== undefined) {
+    const parsed = DateTime.fromISO(nowText, { zone });
+    if (!parsed.isValid) {
+      throw new UsageError(
+        `--now ${JSON.stringify(nowText)} is not an ISO 8601 time; pass one such as 2026-01-15T14:10 (read in --zone) or 2026-01-15T03:10Z`,
+      );
+    }
+    now = parsed.toMillis();
+  }
+
+  return {
+    pricesFile,
+    zone,
+    now,
+    band: band as ForecastBand,
+    outFile: stringOption(values, "out"),
+  };
+}
+
+async function runTariff(args: TariffArguments, io: CommandIo): Promise<void> {
+  const body = await readPricesBody(args.pricesFile);
+
+  let parsed;
+  try {
+    parsed = parsePricesBody(body);
+  } catch (error) {
+    if (error instanceof InvalidPayloadError) {
+      throw new InputError(
+        `${args.pricesFile} is not a valid Amber prices body: ${payloadDetail(error)}; save the unmodified response body of /prices or /prices/current`,
+      );
+    }
+    throw error;
+  }
+  if (parsed.ignoredChannelTypes.length > 0) {
+    io.stderr.write(
+      `warning: dropped intervals on unknown channel type(s) ${parsed.ignoredChannelTypes.join(", ")}; only general and feed-in prices make the tariff\n`,
+    );
+  }
+
+  const result = buildTariff({
+    intervals: parsed.intervals,
+    now: args.now,
+    timeZone: args.zone,
+    options: { band: args.band },
+  });
+  for (const warning of result.warnings) {
+    io.stderr.write(`warning: ${warning}\n`);
+  }
+
+  const tariff = assertValidTariff(result.tariff, "strict");
+  // Write the file before printing, so a closed pipe on stdout cannot lose it.
+  if (args.outFile !== undefined) {
+    await writeTariffFile(args.outFile, tariff);
+  }
+
+  io.stdout.write(renderSlotTable(result.slots));
+  io.stdout.write(
+    `\nTariff valid (strict): 48 half-hour slots from ${result.slots[0]?.start ?? "?"} in ${args.zone}, forecast band ${args.band}.\n`,
+  );
+  if (args.outFile !== undefined) {
+    io.stdout.write(`Wrote tariff_content_v2 to ${args.outFile}.\n`);
+  }
+}
+
+async function writeTariffFile(file: string, tariff: unknown): Promise<void> {
+  try {
+    await writeFileAtomic(file, `${JSON.stringify(tariff, null, 2)}\n`, 0o644);
+  } catch (error) {
+    const reason = (error as Error).message.replace(/\.$/, "");
+    throw new InputError(
+      `cannot write --out ${file}: ${reason}; pass a path in a writable directory`,
+    );
+  }
+}
+
+async function readPricesBody(file: string): Promise<unknown> {
+  let text: string;
+  try {
+    text = await readFile(file, "utf8");
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    const reason =
+      code === "ENOENT"
+        ? "file not found"
+        : code === "EISDIR"
+          ? "it is a directory"
+          : (error as Error).message;
+    throw new InputError(
+      `cannot read --prices ${file}: ${reason}; pass the path of a saved Amber prices response body`,
+    );
+  }
+  try {
+    return JSON.parse(text) as unknown;
+  } catch (error) {
+    throw new InputError(
+      `${file} is not valid JSON (${(error as Error).message}); save the raw body of the Amber response`,
+    );
+  }
+}
+
+/** Extracts the part of the parser's message that names the field, without its advice for the engine. */
+function payloadDetail(error: InvalidPayloadError): string {
+  const match =
+    /^Amber sent an invalid [^:]+: (.*?)(?:\. The last good prices are kept\.)?$/s.exec(
+      error.message,
+    );
+  return match?.[1] ?? `${error.path}: ${error.message}`;
+}
