@@ -36,18 +36,31 @@ export interface VendorHttpOptions {
   vendor: Vendor;
   baseUrl: string;
   timeoutMs: number;
+  /**
+   * Largest response body accepted, in bytes after decompression; default
+   * DEFAULT_MAX_BODY_BYTES. A longer body is an InvalidPayloadError.
+   */
+  maxBodyBytes?: number;
   /** Returns headers added to every request, such as the Authorization header. */
   headers?: () => Record<string, string> | Promise<Record<string, string>>;
 }
 
+/**
+ * Default cap on a response body: 16 MiB. Amber's largest response, seven
+ * days of 5-minute prices on three channels, is about 3 MB.
+ */
+export const DEFAULT_MAX_BODY_BYTES = 16 * 1024 * 1024;
+
 export class VendorHttp {
   readonly vendor: Vendor;
   readonly #client: AxiosInstance;
+  readonly #maxBodyBytes: number;
   readonly #headers: VendorHttpOptions["headers"];
 
   constructor(options: VendorHttpOptions) {
     this.vendor = options.vendor;
     this.#headers = options.headers;
+    this.#maxBodyBytes = options.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES;
     this.#client = axios.create({
       baseURL: options.baseUrl,
       timeout: options.timeoutMs,
@@ -55,6 +68,7 @@ export class VendorHttp {
       responseType: "text",
       transformResponse: [(data: unknown) => data],
       maxRedirects: 0,
+      maxContentLength: this.#maxBodyBytes,
     });
   }
 
@@ -120,11 +134,27 @@ export class VendorHttp {
       );
     }
 
-    return { status, headers, body: parseJson(this.vendor, where, response.data) };
+    return {
+      status,
+      headers,
+      body: parseJson(this.vendor, where, response.data),
+    };
   }
 
   #transportError(request: VendorRequest, error: unknown): Error {
     const where = `${request.method} ${request.path}`;
+    // axios gives an oversized body the generic ERR_BAD_RESPONSE code, so
+    // only its message ("maxContentLength size of … exceeded") tells it apart.
+    if (
+      axios.isAxiosError(error) &&
+      error.message.startsWith("maxContentLength")
+    ) {
+      return new InvalidPayloadError(
+        this.vendor,
+        "(body)",
+        `${this.vendor} sent a body larger than ${this.#maxBodyBytes} bytes for ${where}; it was discarded and the last good data is kept.`,
+      );
+    }
     if (axios.isAxiosError(error)) {
       const reason =
         error.code === "ECONNABORTED" || error.code === "ETIMEDOUT"
@@ -196,7 +226,11 @@ export function parseRetryAfter(
   }
 
   const reset = Number(headers["ratelimit-reset"]);
-  if (headers["ratelimit-reset"] !== undefined && Number.isFinite(reset) && reset >= 0) {
+  if (
+    headers["ratelimit-reset"] !== undefined &&
+    Number.isFinite(reset) &&
+    reset >= 0
+  ) {
     return reset * 1000;
   }
   return undefined;
@@ -217,8 +251,14 @@ export function parsePayload<T extends z.ZodType>(
     return result.data;
   }
   const issue = result.error.issues[0];
-  const path = issue === undefined || issue.path.length === 0 ? "(root)" : issue.path.join(".");
-  const more = result.error.issues.length > 1 ? ` (and ${result.error.issues.length - 1} more problems)` : "";
+  const path =
+    issue === undefined || issue.path.length === 0
+      ? "(root)"
+      : issue.path.join(".");
+  const more =
+    result.error.issues.length > 1
+      ? ` (and ${result.error.issues.length - 1} more problems)`
+      : "";
   throw new InvalidPayloadError(
     vendor,
     path,

@@ -51,6 +51,35 @@ async function failure(promise: Promise<unknown>): Promise<unknown> {
   throw new Error("expected the request to fail");
 }
 
+describe("VendorHttp body size", () => {
+  it("rejects a body over the size limit", async () => {
+    const server = await serve((_request, response) => {
+      sendJson(response, 200, `[${" ".repeat(20_000_000)}]`);
+    });
+    const error = await failure(
+      client(server).send({ method: "GET", path: "/sites" }),
+    );
+
+    expect(error).toBeInstanceOf(InvalidPayloadError);
+    expect((error as Error).message).toContain("bytes");
+  });
+
+  it("honours a smaller maxBodyBytes", async () => {
+    const server = await serve((_request, response) => {
+      sendJson(response, 200, `[${" ".repeat(5_000)}]`);
+    });
+    const error = await failure(
+      client(server, { maxBodyBytes: 1000 }).send({
+        method: "GET",
+        path: "/sites",
+      }),
+    );
+
+    expect(error).toBeInstanceOf(InvalidPayloadError);
+    expect((error as Error).message).toContain("1000 bytes");
+  });
+});
+
 describe("VendorHttp odd bodies", () => {
   it("parses deeply nested JSON without a crash", async () => {
     const depth = 200_000;
