@@ -24,7 +24,10 @@ function rolling(
       ...changes[label],
     };
   });
-  return assembleTariff(slots, { name: "Test", code: "TEST" });
+  const tariff = assembleTariff(slots, { name: "Test", code: "TEST" });
+  const check = validateTariff(tariff, "strict");
+  if (!check.ok) throw new Error(check.problems.join("\n"));
+  return tariff;
 }
 
 /** Rewrites `tariff` as a Powerwall returns it: zero time fields left out, labels renamed. */
