@@ -126,6 +126,15 @@ export class VendorHttp {
         `${this.vendor} failed ${where} with HTTP ${status}; it will be retried.`,
       );
     }
+    if (status >= 300 && status < 400) {
+      // Redirects are never followed (maxRedirects: 0), so the bearer token
+      // cannot leak to another host, and the body of a 3xx is not the answer.
+      throw new RequestRejectedError(
+        this.vendor,
+        status,
+        `${this.vendor} redirected ${where} to ${headers["location"] ?? "(no location)"} with HTTP ${status}; redirects are not followed. Check the ${this.vendor} base URL in the configuration.`,
+      );
+    }
     if (status >= 400 || status < 200) {
       throw new RequestRejectedError(
         this.vendor,

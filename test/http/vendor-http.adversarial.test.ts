@@ -4,6 +4,7 @@ import { afterEach, describe, expect, it } from "vitest";
 
 import {
   InvalidPayloadError,
+  RequestRejectedError,
   UpstreamUnavailableError,
 } from "../../src/errors.js";
 import { VendorHttp } from "../../src/http/vendor-http.js";
@@ -164,6 +165,30 @@ describe("VendorHttp odd bodies", () => {
 
     expect(error).toBeInstanceOf(UpstreamUnavailableError);
   });
+});
+
+describe("VendorHttp redirects", () => {
+  it.each([301, 302, 307, 308])(
+    "rejects a %i without following it",
+    async (status) => {
+      const elsewhere = await serve((_request, response) => {
+        sendJson(response, 200, []);
+      });
+      const server = await serve((_request, response) => {
+        sendJson(response, status, [], {
+          Location: `${elsewhere.url}/sites`,
+        });
+      });
+      const error = await failure(
+        client(server).send({ method: "GET", path: "/sites" }),
+      );
+
+      expect(error).toBeInstanceOf(RequestRejectedError);
+      expect((error as RequestRejectedError).status).toBe(status);
+      expect((error as Error).message).toContain(elsewhere.url);
+      expect(elsewhere.requests).toHaveLength(0);
+    },
+  );
 });
 
 describe("VendorHttp slow and broken connections", () => {
