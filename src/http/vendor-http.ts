@@ -35,6 +35,7 @@ export interface VendorResponse {
 export interface VendorHttpOptions {
   vendor: Vendor;
   baseUrl: string;
+  /** Deadline for one request, from sending it to the last byte of the body, in ms. */
   timeoutMs: number;
   /**
    * Largest response body accepted, in bytes after decompression; default
@@ -55,12 +56,14 @@ export class VendorHttp {
   readonly vendor: Vendor;
   readonly #client: AxiosInstance;
   readonly #maxBodyBytes: number;
+  readonly #timeoutMs: number;
   readonly #headers: VendorHttpOptions["headers"];
 
   constructor(options: VendorHttpOptions) {
     this.vendor = options.vendor;
     this.#headers = options.headers;
     this.#maxBodyBytes = options.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES;
+    this.#timeoutMs = options.timeoutMs;
     this.#client = axios.create({
       baseURL: options.baseUrl,
       timeout: options.timeoutMs,
@@ -77,9 +80,15 @@ export class VendorHttp {
     const common = this.#headers === undefined ? {} : await this.#headers();
     const isForm = request.body instanceof URLSearchParams;
 
+    // axios's own timeout restarts whenever a byte arrives, so a server that
+    // trickles its body could hold a request open forever. This deadline
+    // covers the whole exchange.
+    const deadline = AbortSignal.timeout(this.#timeoutMs);
+
     let response: AxiosResponse<string>;
     try {
       response = await this.#client.request<string>({
+        signal: deadline,
         method: request.method,
         url: request.path,
         params: request.query,
@@ -94,7 +103,7 @@ export class VendorHttp {
         },
       });
     } catch (error) {
-      throw this.#transportError(request, error);
+      throw this.#transportError(request, error, deadline.aborted);
     }
 
     const headers = normaliseHeaders(response.headers);
@@ -150,7 +159,11 @@ export class VendorHttp {
     };
   }
 
-  #transportError(request: VendorRequest, error: unknown): Error {
+  #transportError(
+    request: VendorRequest,
+    error: unknown,
+    pastDeadline: boolean,
+  ): Error {
     const where = `${request.method} ${request.path}`;
     // axios gives an oversized body the generic ERR_BAD_RESPONSE code, so
     // only its message ("maxContentLength size of … exceeded") tells it apart.
@@ -166,7 +179,9 @@ export class VendorHttp {
     }
     if (axios.isAxiosError(error)) {
       const reason =
-        error.code === "ECONNABORTED" || error.code === "ETIMEDOUT"
+        pastDeadline ||
+        error.code === "ECONNABORTED" ||
+        error.code === "ETIMEDOUT"
           ? "timed out"
           : `failed (${error.code ?? error.message})`;
       return new UpstreamUnavailableError(

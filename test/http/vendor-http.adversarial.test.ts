@@ -192,6 +192,28 @@ describe("VendorHttp redirects", () => {
 });
 
 describe("VendorHttp slow and broken connections", () => {
+  it("times out a response that trickles forever", async () => {
+    const server = await serve((_request, response) => {
+      response.writeHead(200, { "Content-Type": "application/json" });
+      response.write("[");
+      const timer = setInterval(() => {
+        response.write(" ");
+      }, 20);
+      response.on("close", () => {
+        clearInterval(timer);
+      });
+    });
+    const error = await failure(
+      client(server, { timeoutMs: 300 }).send({
+        method: "GET",
+        path: "/sites",
+      }),
+    );
+
+    expect(error).toBeInstanceOf(UpstreamUnavailableError);
+    expect((error as Error).message).toContain("timed out");
+  });
+
   it("reports a reset in the middle of the body", async () => {
     const server = await serve((request, response) => {
       response.writeHead(200, {
