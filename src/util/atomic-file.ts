@@ -39,7 +39,10 @@ export async function writeFileAtomic(
       await directoryHandle.close();
     }
   } catch (error) {
-    await rm(temporary, { force: true });
+    // The cleanup fails too when the directory itself is the problem (for
+    // example a file where the directory should be); the original error is
+    // the one worth reporting, so a cleanup failure is ignored here.
+    await rm(temporary, { force: true }).catch(() => undefined);
     throw new StateStoreError(
       `Could not write ${path}: ${(error as Error).message}. Check that the data directory exists and is writable.`,
       { cause: error },
