@@ -4,7 +4,11 @@
  * unavailable, rejected, invalid payload) and parses JSON bodies. It never
  * retries by itself: callers wrap it in `withRetry` with their own budget.
  */
-import axios, { type AxiosInstance, type AxiosResponse } from "axios";
+import axios, {
+  type AxiosError,
+  type AxiosInstance,
+  type AxiosResponse,
+} from "axios";
 import type { z } from "zod";
 
 import {
@@ -15,6 +19,7 @@ import {
   UpstreamUnavailableError,
   type Vendor,
 } from "../errors.js";
+import { scrubText } from "../log.js";
 
 export interface VendorRequest {
   method: "GET" | "POST" | "DELETE";
@@ -141,7 +146,7 @@ export class VendorHttp {
       throw new RequestRejectedError(
         this.vendor,
         status,
-        `${this.vendor} redirected ${where} to ${headers["location"] ?? "(no location)"} with HTTP ${status}; redirects are not followed. Check the ${this.vendor} base URL in the configuration.`,
+        `${this.vendor} redirected ${where} to ${scrubText(headers["location"] ?? "(no location)")} with HTTP ${status}; redirects are not followed. Check the ${this.vendor} base URL in the configuration.`,
       );
     }
     if (status >= 400 || status < 200) {
@@ -188,11 +193,23 @@ export class VendorHttp {
         this.vendor,
         undefined,
         `${this.vendor} request ${where} ${reason}; it will be retried.`,
-        { cause: error },
+        { cause: transportCause(error) },
       );
     }
     return error instanceof Error ? error : new Error(String(error));
   }
+}
+
+/**
+ * Copies the message and code of an axios error. The original carries the
+ * request config, whose headers and form body hold the bearer or refresh
+ * token, so it must not travel on as a cause that someone might print.
+ */
+function transportCause(error: AxiosError): Error {
+  const cause = new Error(scrubText(error.message));
+  return error.code === undefined
+    ? cause
+    : Object.assign(cause, { code: error.code });
 }
 
 function normaliseHeaders(raw: unknown): Record<string, string> {
@@ -223,8 +240,9 @@ function parseJson(vendor: Vendor, where: string, text: string): unknown {
   }
 }
 
+/** Returns the start of a body for an error message, with registered secrets removed. */
 function summariseBody(text: string): string {
-  const flat = text.replace(/\s+/g, " ").trim();
+  const flat = scrubText(text).replace(/\s+/g, " ").trim();
   return flat.length > 200 ? `${flat.slice(0, 200)}…` : flat || "(empty body)";
 }
 

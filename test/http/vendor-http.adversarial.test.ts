@@ -1,3 +1,4 @@
+import { inspect } from "node:util";
 import { gzipSync } from "node:zlib";
 
 import { afterEach, describe, expect, it } from "vitest";
@@ -50,6 +51,11 @@ async function failure(promise: Promise<unknown>): Promise<unknown> {
     return error;
   }
   throw new Error("expected the request to fail");
+}
+
+/** Every string reachable from `error`, its causes included, as one text. */
+function everything(error: unknown): string {
+  return inspect(error, { depth: Infinity, showHidden: true });
 }
 
 describe("VendorHttp body size", () => {
@@ -228,5 +234,74 @@ describe("VendorHttp slow and broken connections", () => {
     );
 
     expect(error).toBeInstanceOf(UpstreamUnavailableError);
+  });
+});
+
+describe("VendorHttp secrets in errors", () => {
+  it("keeps the token out of a transport error's causes", async () => {
+    const server = await serve((request) => {
+      request.socket.destroy();
+    });
+    const error = await failure(
+      client(server).send({ method: "GET", path: "/sites" }),
+    );
+
+    expect(error).toBeInstanceOf(UpstreamUnavailableError);
+    expect(everything(error)).not.toContain(TOKEN);
+  });
+
+  it("keeps the token out of a timeout's causes", async () => {
+    const server = await serve(() => undefined);
+    const error = await failure(
+      client(server, { timeoutMs: 100 }).send({
+        method: "GET",
+        path: "/sites",
+      }),
+    );
+
+    expect(error).toBeInstanceOf(UpstreamUnavailableError);
+    expect(everything(error)).not.toContain(TOKEN);
+  });
+
+  it("keeps an echoed token out of a rejection", async () => {
+    const server = await serve((request, response) => {
+      sendJson(response, 400, {
+        message: `bad request with ${request.headers.authorization ?? ""}`,
+      });
+    });
+    const error = await failure(
+      client(server).send({ method: "GET", path: "/sites" }),
+    );
+
+    expect(error).toBeInstanceOf(RequestRejectedError);
+    expect(everything(error)).not.toContain(TOKEN);
+  });
+
+  it("keeps an echoed token out of a non-JSON body error", async () => {
+    const server = await serve((request, response) => {
+      response.writeHead(200, { "Content-Type": "text/html" });
+      response.end(`<p>${request.headers.authorization ?? ""}</p>`);
+    });
+    const error = await failure(
+      client(server).send({ method: "GET", path: "/sites" }),
+    );
+
+    expect(error).toBeInstanceOf(InvalidPayloadError);
+    expect(everything(error)).not.toContain(TOKEN);
+  });
+
+  it("keeps the token out of a corrupt gzip error", async () => {
+    const server = await serve((_request, response) => {
+      response.writeHead(200, {
+        "Content-Type": "application/json",
+        "Content-Encoding": "gzip",
+      });
+      response.end(Buffer.from("this is not gzip at all"));
+    });
+    const error = await failure(
+      client(server).send({ method: "GET", path: "/sites" }),
+    );
+
+    expect(everything(error)).not.toContain(TOKEN);
   });
 });
