@@ -27,7 +27,7 @@ import { TeslaClient } from "../src/tesla/client.js";
 const DAY_MS = 24 * 3_600_000;
 const PUSH_PERIOD_MS = 30_000;
 
-/** What one simulated day cost. */
+/** The cost of one simulated day. */
 export interface DayResult {
   pattern: PricePattern;
   tariffWrites: number;

@@ -34,7 +34,7 @@ export class LivePriceTracker {
     this.#state = state;
   }
 
-  /** Stores a push. Returns false when it holds no general-channel price. */
+  /** Stores a push. Returns false when it contains no general-channel price. */
   accept(prices: readonly CurrentInterval[], receivedAt: number): boolean {
     const general = prices.find((price) => price.channelType === "general");
     if (general === undefined) {
@@ -90,7 +90,7 @@ export class LivePriceTracker {
     return { label: slot.label, buyDelta: Math.abs(buy - slot.buy), sellDelta };
   }
 
-  /** The feed's state and latest prices for the status API. */
+  /** Returns the feed's state and latest prices for the status API. */
   status(): LivePriceStatus {
     const latest = this.#latest;
     if (latest === undefined) {

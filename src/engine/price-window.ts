@@ -4,7 +4,7 @@
  * mixes 5-minute intervals for the next hour or so with 30-minute ones after
  * it. One `/prices/current` call is the normal case; when its forecast ends
  * less than 24 hours ahead, `/prices` is asked for today and tomorrow (NEM
- * days) and the two answers are merged.
+ * days) and the two responses are merged.
  */
 import type { Interval } from "../amber/schemas.js";
 import type { AmberPort } from "./types.js";

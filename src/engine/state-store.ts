@@ -188,7 +188,7 @@ export class StateStore {
    * Applies `change` to a copy of the state, trims the log and counters, and
    * writes the file. Writes are serialised in call order. A failed write is
    * logged and rethrown; the in-memory state keeps the change either way, so
-   * the engine goes on with what it knows.
+   * the engine goes on with the state it has.
    */
   async update(change: (draft: EngineState) => void): Promise<void> {
     const draft = structuredClone(this.#state);

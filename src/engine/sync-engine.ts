@@ -14,7 +14,7 @@
  *    that differs). The change is material when any half hour moved by at
  *    least `minChangeCents` (default 0.5 c/kWh), or the current half hour
  *    by at least `currentSlotMinChangeCents` (default 0.25 c/kWh), because
- *    the current slot is what the Powerwall acts on now and a backend that
+ *    the current slot is what the Powerwall acts on now, and a backend that
  *    keeps one price per half hour never sees a later correction to it.
  * 5. Respect the write spacing: scheduled, live and startup syncs write at
  *    most once per `minWriteSpacingMs` (default 5 min); a manual sync may
@@ -101,7 +101,7 @@ export interface SyncEngineOptions {
   random?: () => number;
 }
 
-/** What a sync step decided, before bookkeeping. */
+/** A sync step's decision, before bookkeeping. */
 interface Decision {
   outcome: SyncOutcome;
   reason: string;
@@ -271,6 +271,7 @@ export class SyncEngine extends EventEmitter<EngineEvents> {
     if (!this.#autoSync || this.#stopped) {
       return;
     }
+
     const uploaded = this.#store.state.lastUpload;
     const move =
       uploaded === undefined
@@ -279,6 +280,7 @@ export class SyncEngine extends EventEmitter<EngineEvents> {
     if (move === undefined) {
       return;
     }
+
     const delta = Math.max(move.buyDelta, move.sellDelta);
     if (delta * 100 <= this.#settings.livePriceThresholdCents) {
       this.#logger.debug(
@@ -304,8 +306,9 @@ export class SyncEngine extends EventEmitter<EngineEvents> {
   }
 
   /**
-   * Runs one sync now, after any sync already running. Never throws: every
-   * failure becomes a SyncResult with outcome "failed" and the reason.
+   * Runs one sync now, after any sync already running. A failure of the
+   * sync itself resolves as a SyncResult with outcome "failed" and the
+   * reason; only an exception thrown by a "sync" listener rejects.
    */
   syncNow(trigger: SyncTrigger): Promise<SyncResult> {
     this.#pending += 1;
@@ -319,7 +322,7 @@ export class SyncEngine extends EventEmitter<EngineEvents> {
     });
   }
 
-  /** The engine's state for the status API and the dashboard; contains no secret. */
+  /** Returns the engine's state for the status API and the dashboard, without any secret. */
   status(): StatusSnapshot {
     const now = this.#clock.now();
     const { zone, source } = this.#zone();
@@ -471,7 +474,7 @@ export class SyncEngine extends EventEmitter<EngineEvents> {
     // the spacing allows, before any Amber call. Moving it (not dropping it)
     // keeps about one fetch per interval, and the runs drift back onto the
     // scheduler's grid once an interval passes without a write. Manual
-    // syncs go on, because the caller expects an answer about the prices.
+    // syncs go on, because the caller expects a result about the prices.
     if (trigger !== "manual" && trigger !== "service") {
       const allowedAt = this.#writeAllowedAt(trigger);
       if (allowedAt > now) {
@@ -720,7 +723,7 @@ export class SyncEngine extends EventEmitter<EngineEvents> {
     };
   }
 
-  /** Reads site_info back and checks the Powerwall holds the uploaded prices. */
+  /** Reads site_info back and checks that the Powerwall has the uploaded prices. */
   async #confirm(uploaded: TariffJson): Promise<boolean> {
     const now = this.#clock.now();
     let confirmed = false;

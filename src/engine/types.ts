@@ -12,12 +12,12 @@ import type {
   SyncLogEntry,
 } from "./state-store.js";
 
-/** What started a sync. */
+/** The cause of a sync. */
 export type SyncTrigger =
   "schedule" | "manual" | "live-price" | "startup" | "service";
 
 /**
- * What a sync did. "uploaded": Tesla accepted a new tariff. "unchanged": no
+ * The outcome of a sync. "uploaded": Tesla accepted a new tariff. "unchanged": no
  * slot moved enough to matter, so nothing was written. "refused": the prices
  * or the built tariff failed a check, so nothing was written. "failed": a
  * vendor call failed and the Powerwall keeps its last tariff. "skipped": the
@@ -127,7 +127,7 @@ export interface StatusSnapshot {
   amberSiteId: string;
   teslaSiteId: string;
   timeZone: string;
-  /** Where the zone came from: the Powerwall, the configuration, or the built-in default. */
+  /** Source of the zone: the Powerwall, the configuration, or the built-in default. */
   timeZoneSource: "site_info" | "config" | "default";
   /** Next scheduled sync, ISO 8601, or null when auto-sync is off. */
   nextSyncAt: string | null;

@@ -1,5 +1,5 @@
 /**
- * A Clock whose time moves only when told. The benchmark uses it to run a
+ * A Clock whose time moves only when advanced. The benchmark uses it to run a
  * whole simulated day in seconds, and tests use it where real network I/O
  * rules out vitest's fake timers. Sleeps wake in time order as the clock
  * is advanced, and each wake is followed by a settle step so the woken

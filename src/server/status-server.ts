@@ -8,6 +8,11 @@
  * - `POST /api/auto-sync` with `{"enabled": boolean}`: turns auto-sync on or off.
  * - `GET /`: the HTML status page.
  *
+ * The dashboard (src/server/web-server.ts) extends this server: it adds
+ * routes, replaces `/` with the full dashboard, installs a RequestGuard for
+ * its login, and serves the same routes on the ingress port through
+ * {@link StatusServer.handler}.
+ *
  * There is no login yet, so the server binds to 127.0.0.1 by default and
  * only people on this machine can reach it. Two guards keep other web pages
  * in a local browser from driving it: POST requests must send
@@ -39,7 +44,7 @@ import { renderStatusPage } from "./status-page.js";
 /** Largest request body accepted, bytes. */
 const MAX_BODY_BYTES = 16 * 1024;
 
-/** What the status server needs from the engine. */
+/** The engine methods the status server calls. */
 export interface StatusEngine {
   status(): StatusSnapshot;
   syncNow(trigger: SyncTrigger): Promise<SyncResult>;
@@ -54,7 +59,20 @@ export interface StatusServerOptions {
   host?: string;
   /** TCP port; default 5001. 0 picks a free port. */
   port?: number;
+  /** Checks every request after the loopback Host check; default none. */
+  guard?: RequestGuard;
 }
+
+/**
+ * Runs before routing with the request's method and path. Returns false
+ * after answering the request itself (for example with a login redirect),
+ * or throws HttpError to reject it.
+ */
+export type RequestGuard = (
+  request: IncomingMessage,
+  response: ServerResponse,
+  target: { method: string; path: string },
+) => Promise<boolean> | boolean;
 
 /** A request handler registered on the server. */
 export type RouteHandler = (
@@ -73,11 +91,21 @@ export interface StatusServer {
    * later win over built-in ones with the same method and path.
    */
   route(method: "GET" | "POST", path: string, handler: RouteHandler): void;
+  /**
+   * Returns a request listener that serves these routes behind `guard`
+   * instead of the loopback Host check, for another listener such as the
+   * ingress port.
+   */
+  handler(
+    guard: RequestGuard,
+  ): (request: IncomingMessage, response: ServerResponse) => void;
   /** Stops accepting connections and closes idle ones. */
   close(): Promise<void>;
 }
 
 const autoSyncBodySchema = z.strictObject({ enabled: z.boolean() });
+/** A manual sync takes no parameters: no body, or an empty JSON object. */
+const syncBodySchema = z.strictObject({});
 
 /** Starts the status server and resolves once it listens. */
 export async function startStatusServer(
@@ -96,7 +124,13 @@ export async function startStatusServer(
     sendJson(response, 200, engine.status());
   });
   routes.set("POST /api/sync", async (request, response) => {
-    await readBody(request);
+    const text = await readBody(request);
+    if (
+      text.trim() !== "" &&
+      !syncBodySchema.safeParse(parseJsonBody(text)).success
+    ) {
+      throw new HttpError(400, "Send an empty JSON object {} or no body.");
+    }
     sendJson(response, 200, await engine.syncNow("manual"));
   });
   routes.set("POST /api/auto-sync", async (request, response) => {
@@ -123,22 +157,39 @@ export async function startStatusServer(
     );
   });
 
+  const hostGuard: RequestGuard = (request) => {
+    if (!hostHeaderIsLoopback(request.headers.host)) {
+      throw new HttpError(
+        421,
+        "This server only answers requests addressed to 127.0.0.1 or localhost.",
+      );
+    }
+    return true;
+  };
+  const mainGuards: RequestGuard[] = [];
+  if (loopbackOnly) {
+    mainGuards.push(hostGuard);
+  }
+  if (options.guard !== undefined) {
+    mainGuards.push(options.guard);
+  }
+
   const server = createServer((request, response) => {
-    void handle(request, response);
+    void handle(request, response, mainGuards);
   });
 
   async function handle(
     request: IncomingMessage,
     response: ServerResponse,
+    guards: readonly RequestGuard[],
   ): Promise<void> {
     const method = request.method ?? "GET";
     const path = new URL(request.url ?? "/", "http://localhost").pathname;
     try {
-      if (loopbackOnly && !hostHeaderIsLoopback(request.headers.host)) {
-        throw new HttpError(
-          421,
-          "This server only answers requests addressed to 127.0.0.1 or localhost.",
-        );
+      for (const guard of guards) {
+        if (!(await guard(request, response, { method, path }))) {
+          return;
+        }
       }
       const handler = routes.get(`${method} ${path}`);
       if (handler === undefined) {
@@ -202,6 +253,11 @@ export async function startStatusServer(
     route(method, path, handler) {
       routes.set(`${method} ${path}`, handler);
     },
+    handler(guard) {
+      return (request, response) => {
+        void handle(request, response, [guard]);
+      };
+    },
     close: () =>
       new Promise<void>((resolve) => {
         server.close(() => resolve());
@@ -210,7 +266,8 @@ export async function startStatusServer(
   };
 }
 
-class HttpError extends Error {
+/** An error answered as JSON `{"error": message}` with its HTTP status. */
+export class HttpError extends Error {
   constructor(
     readonly status: number,
     message: string,
@@ -219,7 +276,8 @@ class HttpError extends Error {
   }
 }
 
-function sendJson(
+/** Sends `body` as JSON after scrubbing registered secrets from it. */
+export function sendJson(
   response: ServerResponse,
   status: number,
   body: unknown,
@@ -237,7 +295,8 @@ function isJsonRequest(request: IncomingMessage): boolean {
   return type.split(";")[0]?.trim().toLowerCase() === "application/json";
 }
 
-async function readBody(request: IncomingMessage): Promise<string> {
+/** Reads a request body as UTF-8; over 16 KiB is HttpError 413. */
+export async function readBody(request: IncomingMessage): Promise<string> {
   const chunks: Buffer[] = [];
   let size = 0;
   for await (const chunk of request) {
@@ -254,7 +313,8 @@ async function readBody(request: IncomingMessage): Promise<string> {
   return Buffer.concat(chunks).toString("utf8");
 }
 
-function parseJsonBody(text: string): unknown {
+/** Parses JSON text; invalid JSON is HttpError 400. */
+export function parseJsonBody(text: string): unknown {
   try {
     return JSON.parse(text) as unknown;
   } catch {
