@@ -247,35 +247,52 @@ function summariseBody(text: string): string {
 }
 
 /**
+ * Longest wait a retry hint may ask for: one hour. A larger value is a broken
+ * header, and Node's timers would overflow to 1 ms on anything above 24.8
+ * days, which turns a "wait forever" into a retry storm.
+ */
+export const MAX_RETRY_AFTER_MS = 3_600_000;
+
+/**
  * Reads how long to wait from a 429's headers, in milliseconds: `Retry-After`
  * in seconds or as an HTTP date, else the IETF draft `RateLimit-Reset` in
- * seconds that Amber sends. Returns undefined when neither is usable.
+ * seconds that Amber sends. Returns undefined when neither is usable, and
+ * caps the result at MAX_RETRY_AFTER_MS.
  */
 export function parseRetryAfter(
   headers: Record<string, string>,
   nowMs: number,
 ): number | undefined {
-  const retryAfter = headers["retry-after"];
-  if (retryAfter !== undefined) {
-    const seconds = Number(retryAfter);
-    if (Number.isFinite(seconds) && seconds >= 0) {
-      return seconds * 1000;
-    }
-    const date = Date.parse(retryAfter);
-    if (Number.isFinite(date)) {
-      return Math.max(0, date - nowMs);
-    }
-  }
+  const hint =
+    retryAfterMs(headers["retry-after"], nowMs) ??
+    secondsToMs(headers["ratelimit-reset"]);
+  return hint === undefined ? undefined : Math.min(hint, MAX_RETRY_AFTER_MS);
+}
 
-  const reset = Number(headers["ratelimit-reset"]);
-  if (
-    headers["ratelimit-reset"] !== undefined &&
-    Number.isFinite(reset) &&
-    reset >= 0
-  ) {
-    return reset * 1000;
+function retryAfterMs(
+  value: string | undefined,
+  nowMs: number,
+): number | undefined {
+  const delayMs = secondsToMs(value);
+  if (delayMs !== undefined || value === undefined) {
+    return delayMs;
   }
-  return undefined;
+  // Only an HTTP date has letters ("Wed, 21 Oct 2015 07:28:00 GMT"); without
+  // this check Date.parse would read "-5" as a date in 2001.
+  if (!/[a-z]/i.test(value)) {
+    return undefined;
+  }
+  const date = Date.parse(value);
+  return Number.isFinite(date) ? Math.max(0, date - nowMs) : undefined;
+}
+
+/** Converts a non-negative number of seconds to ms; undefined for anything else, "" included. */
+function secondsToMs(value: string | undefined): number | undefined {
+  if (value === undefined || value.trim() === "") {
+    return undefined;
+  }
+  const seconds = Number(value);
+  return Number.isFinite(seconds) && seconds >= 0 ? seconds * 1000 : undefined;
 }
 
 /**

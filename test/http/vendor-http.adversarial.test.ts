@@ -8,7 +8,7 @@ import {
   RequestRejectedError,
   UpstreamUnavailableError,
 } from "../../src/errors.js";
-import { VendorHttp } from "../../src/http/vendor-http.js";
+import { parseRetryAfter, VendorHttp } from "../../src/http/vendor-http.js";
 import { registerSecret } from "../../src/log.js";
 import { sendJson, startRawServer, type RawServer } from "./raw-server.js";
 
@@ -303,5 +303,32 @@ describe("VendorHttp secrets in errors", () => {
     );
 
     expect(everything(error)).not.toContain(TOKEN);
+  });
+});
+
+describe("parseRetryAfter hostile headers", () => {
+  const now = Date.parse("2026-01-01T00:00:00Z");
+
+  it.each<[string, Record<string, string>, number | undefined]>([
+    ["zero", { "retry-after": "0" }, 0],
+    ["a past HTTP date", { "retry-after": "Wed, 31 Dec 2025 23:00:00 GMT" }, 0],
+    ["garbage RateLimit-Reset", { "ratelimit-reset": "soon-ish" }, undefined],
+    ["a negative RateLimit-Reset", { "ratelimit-reset": "-30" }, undefined],
+    ["an empty Retry-After", { "retry-after": "" }, undefined],
+  ])("reads %s", (_name, headers, expected) => {
+    expect(parseRetryAfter(headers, now)).toBe(expected);
+  });
+
+  it.each<[string, Record<string, string>]>([
+    ["Retry-After 1e9", { "retry-after": "1e9" }],
+    ["Retry-After 99999999999", { "retry-after": "99999999999" }],
+    ["RateLimit-Reset 1e9", { "ratelimit-reset": "1e9" }],
+    ["a date far ahead", { "retry-after": "Fri, 01 Jan 2100 00:00:00 GMT" }],
+  ])("caps %s at an hour", (_name, headers) => {
+    expect(parseRetryAfter(headers, now)).toBe(3_600_000);
+  });
+
+  it("treats a negative Retry-After as no hint", () => {
+    expect(parseRetryAfter({ "retry-after": "-5" }, now)).toBeUndefined();
   });
 });
