@@ -6,6 +6,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from homeassistant.config_entries import (
+    SOURCE_HASSIO,
     SOURCE_RECONFIGURE,
     ConfigFlow,
     ConfigFlowResult,
@@ -26,6 +27,7 @@ from homeassistant.helpers.selector import (
     TextSelectorConfig,
     TextSelectorType,
 )
+from homeassistant.helpers.service_info.hassio import HassioServiceInfo
 from homeassistant.helpers.translation import async_get_translations
 import voluptuous as vol
 
@@ -39,8 +41,11 @@ from .config_data import (
 from .const import (
     ACCESS_TESLA_FLEET,
     ACCESS_TESLEMETRY,
+    ADDON_KEYS,
     AEMO_REGIONS,
     CONF_ACCESS_KIND,
+    CONF_ADDON_NAME,
+    CONF_ADDON_SLUG,
     CONF_AMBER_TOKEN,
     CONF_ENERGY_SITE_ID,
     CONF_NMI,
@@ -146,6 +151,7 @@ class TeslaSyncConfigFlow(ConfigFlow, domain=DOMAIN):
         self._tesla: dict[str, Any] = {}
         self._energy_sites: list[api.EnergySite] = []
         self._reauth_vendor = "amber"
+        self._addon: dict[str, str] = {}
 
     @staticmethod
     @callback
@@ -252,6 +258,62 @@ class TeslaSyncConfigFlow(ConfigFlow, domain=DOMAIN):
             await self.async_set_unique_id(site.site_id)
             self._abort_if_unique_id_configured()
         return await self.async_step_tesla()
+
+    # -- Supervisor add-on discovery ----------------------------------------
+
+    async def async_step_hassio(
+        self, discovery_info: HassioServiceInfo
+    ) -> ConfigFlowResult:
+        """Offer setup when the Tesla Sync add-on announces itself.
+
+        The engine connects to HA, not the other way round, so the discovery
+        config (host, port, engine version) is not needed. Only the add-on's
+        slug and name are kept, so that the repair issue for a missing engine
+        can name the add-on to start.
+        """
+        addon = {
+            CONF_ADDON_SLUG: discovery_info.slug,
+            CONF_ADDON_NAME: discovery_info.name,
+        }
+        entries = self._async_current_entries(include_ignore=False)
+        if entries:
+            # The add-on serves the entries that exist: record it in each of
+            # them instead of offering a second setup.
+            for entry in entries:
+                self.hass.config_entries.async_update_entry(
+                    entry, data={**entry.data, **addon}
+                )
+            return self.async_abort(reason="addon_entry_exists")
+        if any(
+            flow["context"]["source"] == SOURCE_HASSIO
+            for flow in self._async_in_progress(include_uninitialized=True)
+        ):
+            # A restarted add-on publishes a new discovery message with a new
+            # uuid. The flow that is already open covers both messages.
+            return self.async_abort(reason="already_in_progress")
+        # The add-on slug stays the same across restarts, so ignoring the
+        # discovery sticks. The flow takes the Amber site id as its unique id
+        # once a site is chosen. HA removes a hassio entry when the add-on
+        # withdraws its discovery message (on every stop) only if the entry's
+        # unique id equals that message's uuid, which a site id never does.
+        await self.async_set_unique_id(f"addon_{discovery_info.slug}")
+        self._abort_if_unique_id_configured()
+        self._addon = addon
+        self.context["title_placeholders"] = {"name": discovery_info.name}
+        return await self.async_step_hassio_confirm()
+
+    async def async_step_hassio_confirm(
+        self, user_input: dict[str, Any] | None = None
+    ) -> ConfigFlowResult:
+        """Ask the user to confirm the add-on, then ask for the Amber token."""
+        if user_input is not None:
+            if self._async_current_entries(include_ignore=False):
+                return self.async_abort(reason="addon_entry_exists")
+            return await self.async_step_user()
+        return self.async_show_form(
+            step_id="hassio_confirm",
+            description_placeholders={"addon": self._addon[CONF_ADDON_NAME]},
+        )
 
     # -- Tesla ------------------------------------------------------------
 
@@ -369,12 +431,14 @@ class TeslaSyncConfigFlow(ConfigFlow, domain=DOMAIN):
         """Finish a reconfiguration, or go on to the settings."""
         self._tesla[CONF_ENERGY_SITE_ID] = site.energy_site_id
         if self.source == SOURCE_RECONFIGURE:
+            entry = self._get_reconfigure_entry()
             amber = self._amber_data()
+            addon = {key: entry.data[key] for key in ADDON_KEYS if key in entry.data}
             return self.async_update_and_abort(
-                self._get_reconfigure_entry(),
+                entry,
                 unique_id=amber[CONF_SITE_ID],
                 title=self._title(),
-                data={**amber, **self._tesla},
+                data={**amber, **self._tesla, **addon},
                 reason="reconfigure_successful",
             )
         return await self.async_step_settings()
@@ -388,7 +452,7 @@ class TeslaSyncConfigFlow(ConfigFlow, domain=DOMAIN):
         if user_input is not None:
             return self.async_create_entry(
                 title=self._title(),
-                data={**self._amber_data(), **self._tesla},
+                data={**self._amber_data(), **self._tesla, **self._addon},
                 options={**DEFAULT_OPTIONS, **user_input},
             )
         return self.async_show_form(

@@ -36,6 +36,11 @@ CONF_ACCESS_KIND: Final = "tesla_access_kind"
 CONF_TESLA_TOKEN: Final = "tesla_token"  # noqa: S105 (a field name)
 CONF_ENERGY_SITE_ID: Final = "energy_site_id"
 CONF_TESLA_FLEET_ENTRY_ID: Final = "tesla_fleet_entry_id"
+# The Supervisor add-on ("app") that runs the engine, when Supervisor
+# discovery found it: its slug and display name.
+CONF_ADDON_SLUG: Final = "addon_slug"
+CONF_ADDON_NAME: Final = "addon_name"
+ADDON_KEYS: Final = (CONF_ADDON_SLUG, CONF_ADDON_NAME)
 
 ACCESS_TESLEMETRY: Final = "teslemetry"
 ACCESS_TESLA_FLEET: Final = "tesla_fleet"

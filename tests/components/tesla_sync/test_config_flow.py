@@ -5,9 +5,10 @@ from __future__ import annotations
 from typing import Any
 from unittest.mock import patch
 
-from homeassistant.config_entries import SOURCE_USER
+from homeassistant.config_entries import SOURCE_HASSIO, SOURCE_IGNORE, SOURCE_USER
 from homeassistant.core import HomeAssistant
 from homeassistant.data_entry_flow import FlowResultType
+from homeassistant.helpers.service_info.hassio import HassioServiceInfo
 import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 import voluptuous as vol
@@ -16,6 +17,8 @@ from custom_components.tesla_sync.const import (
     ACCESS_TESLA_FLEET,
     ACCESS_TESLEMETRY,
     CONF_ACCESS_KIND,
+    CONF_ADDON_NAME,
+    CONF_ADDON_SLUG,
     CONF_AMBER_TOKEN,
     CONF_ENERGY_SITE_ID,
     CONF_NMI,
@@ -26,6 +29,7 @@ from custom_components.tesla_sync.const import (
     DOMAIN,
 )
 
+from .conftest import ENTRY_DATA
 from .standins import (
     AMBER_TOKEN,
     ENERGY_SITE,
@@ -442,3 +446,167 @@ async def test_options_flow(hass: HomeAssistant, loaded_entry: MockConfigEntry) 
     )
     assert result["type"] is FlowResultType.CREATE_ENTRY
     assert loaded_entry.options == new_options
+
+
+# -- Supervisor add-on discovery ----------------------------------------------
+
+ADDON_SLUG = "a1b2c3d4_tesla_sync"
+ADDON_NAME = "Tesla Sync"
+
+
+def _addon_discovery(
+    uuid: str = "6e4c1f0b8a2d4e3f9b7a5c1d0e2f4a6b",
+) -> HassioServiceInfo:
+    """Return the discovery info HA builds from the add-on's discovery message."""
+    return HassioServiceInfo(
+        config={
+            "host": "a1b2c3d4-tesla-sync",
+            "port": 8099,
+            "engine_version": "0.1.0",
+            "addon": ADDON_NAME,
+        },
+        name=ADDON_NAME,
+        slug=ADDON_SLUG,
+        uuid=uuid,
+    )
+
+
+async def _discover(
+    hass: HomeAssistant, uuid: str = "6e4c1f0b8a2d4e3f9b7a5c1d0e2f4a6b"
+) -> dict[str, Any]:
+    """Start a discovery flow as HA's hassio integration does."""
+    return await hass.config_entries.flow.async_init(
+        DOMAIN, context={"source": SOURCE_HASSIO}, data=_addon_discovery(uuid)
+    )
+
+
+async def test_hassio_discovery_flow(
+    hass: HomeAssistant, vendors: VendorStandIn
+) -> None:
+    """Test discovery, confirm, then the credential steps create an entry."""
+    result = await _discover(hass)
+    assert result["type"] is FlowResultType.FORM
+    assert result["step_id"] == "hassio_confirm"
+    assert result["description_placeholders"] == {"addon": ADDON_NAME}
+    flows = hass.config_entries.flow.async_progress_by_handler(DOMAIN)
+    assert flows[0]["context"]["title_placeholders"] == {"name": ADDON_NAME}
+    assert flows[0]["context"]["unique_id"] == f"addon_{ADDON_SLUG}"
+
+    result = await _submit(hass, result["flow_id"], {})
+    assert result["type"] is FlowResultType.FORM
+    assert result["step_id"] == "user"
+
+    result = await _submit(hass, result["flow_id"], {CONF_AMBER_TOKEN: AMBER_TOKEN})
+    result = await _submit(hass, result["flow_id"], {"next_step_id": ACCESS_TESLEMETRY})
+    result = await _submit(
+        hass, result["flow_id"], {CONF_TESLA_TOKEN: TESLEMETRY_TOKEN}
+    )
+    assert result["step_id"] == "settings"
+    with patch("custom_components.tesla_sync.async_setup_entry", return_value=True):
+        result = await _submit(
+            hass, result["flow_id"], {"forecast_band": "predicted", "auto_sync": True}
+        )
+        await hass.async_block_till_done()
+    assert result["type"] is FlowResultType.CREATE_ENTRY
+    entry = result["result"]
+    assert entry.source == SOURCE_HASSIO
+    # HA removes a hassio entry whose unique id equals a withdrawn discovery
+    # uuid; the add-on withdraws its message on every stop.
+    assert entry.unique_id == SITE_ACTIVE["id"]
+    assert entry.data == {
+        CONF_AMBER_TOKEN: AMBER_TOKEN,
+        CONF_SITE_ID: SITE_ACTIVE["id"],
+        CONF_NMI: SITE_ACTIVE["nmi"],
+        CONF_ACCESS_KIND: ACCESS_TESLEMETRY,
+        CONF_TESLA_TOKEN: TESLEMETRY_TOKEN,
+        CONF_ENERGY_SITE_ID: ENERGY_SITE["energy_site_id"],
+        CONF_ADDON_SLUG: ADDON_SLUG,
+        CONF_ADDON_NAME: ADDON_NAME,
+    }
+
+
+async def test_hassio_second_discovery_no_duplicate(
+    hass: HomeAssistant, vendors: VendorStandIn
+) -> None:
+    """Test a restarted add-on's new message opens no second flow."""
+    first = await _discover(hass)
+    second = await _discover(hass, uuid="0f1e2d3c4b5a69788796a5b4c3d2e1f0")
+    assert second["type"] is FlowResultType.ABORT
+    assert second["reason"] == "already_in_progress"
+
+    # Still one flow once the first has moved on to the Amber site's unique id.
+    result = await _submit(hass, first["flow_id"], {})
+    result = await _submit(hass, result["flow_id"], {CONF_AMBER_TOKEN: AMBER_TOKEN})
+    assert result["step_id"] == "tesla"
+    third = await _discover(hass, uuid="1f1e2d3c4b5a69788796a5b4c3d2e1f0")
+    assert third["type"] is FlowResultType.ABORT
+    assert third["reason"] == "already_in_progress"
+    assert len(hass.config_entries.flow.async_progress_by_handler(DOMAIN)) == 1
+
+
+async def test_hassio_discovery_updates_entry(
+    hass: HomeAssistant, config_entry: MockConfigEntry
+) -> None:
+    """Test discovery with an entry set up records the add-on in it and aborts."""
+    result = await _discover(hass)
+    assert result["type"] is FlowResultType.ABORT
+    assert result["reason"] == "addon_entry_exists"
+    assert config_entry.data[CONF_ADDON_SLUG] == ADDON_SLUG
+    assert config_entry.data[CONF_ADDON_NAME] == ADDON_NAME
+    assert config_entry.data[CONF_AMBER_TOKEN] == AMBER_TOKEN
+    assert hass.config_entries.flow.async_progress_by_handler(DOMAIN) == []
+
+
+async def test_hassio_discovery_ignored(hass: HomeAssistant) -> None:
+    """Test a discovery the user ignored is not offered again."""
+    result = await _discover(hass)
+    result = await hass.config_entries.flow.async_init(
+        DOMAIN,
+        context={"source": SOURCE_IGNORE},
+        data={"unique_id": f"addon_{ADDON_SLUG}", "title": ADDON_NAME},
+    )
+    assert result["type"] is FlowResultType.CREATE_ENTRY
+    await hass.async_block_till_done()
+    assert hass.config_entries.flow.async_progress_by_handler(DOMAIN) == []
+
+    result = await _discover(hass, uuid="0f1e2d3c4b5a69788796a5b4c3d2e1f0")
+    assert result["type"] is FlowResultType.ABORT
+    assert result["reason"] == "already_configured"
+
+
+async def test_hassio_confirm_after_manual_setup(
+    hass: HomeAssistant, vendors: VendorStandIn
+) -> None:
+    """Test confirming after the user set up an entry by hand aborts."""
+    result = await _discover(hass)
+    MockConfigEntry(
+        domain=DOMAIN, unique_id=SITE_ACTIVE["id"], data=dict(ENTRY_DATA)
+    ).add_to_hass(hass)
+    result = await _submit(hass, result["flow_id"], {})
+    assert result["type"] is FlowResultType.ABORT
+    assert result["reason"] == "addon_entry_exists"
+
+
+async def test_reconfigure_keeps_addon(
+    hass: HomeAssistant, vendors: VendorStandIn
+) -> None:
+    """Test reconfiguration keeps the add-on found by discovery."""
+    entry = MockConfigEntry(
+        domain=DOMAIN,
+        unique_id=SITE_ACTIVE["id"],
+        data={
+            **ENTRY_DATA,
+            CONF_ADDON_SLUG: ADDON_SLUG,
+            CONF_ADDON_NAME: ADDON_NAME,
+        },
+    )
+    entry.add_to_hass(hass)
+    result = await entry.start_reconfigure_flow(hass)
+    result = await _submit(hass, result["flow_id"], {CONF_AMBER_TOKEN: AMBER_TOKEN})
+    result = await _submit(hass, result["flow_id"], {"next_step_id": ACCESS_TESLEMETRY})
+    result = await _submit(
+        hass, result["flow_id"], {CONF_TESLA_TOKEN: TESLEMETRY_TOKEN}
+    )
+    assert result["reason"] == "reconfigure_successful"
+    assert entry.data[CONF_ADDON_SLUG] == ADDON_SLUG
+    assert entry.data[CONF_ADDON_NAME] == ADDON_NAME
