@@ -18,6 +18,7 @@ export const ERROR_CODES = [
   "WRITE_REJECTED",
   "PRICES_INSUFFICIENT",
   "TARIFF_INVALID",
+  "TARIFF_HELD",
   "STATE_STORE_FAILED",
   "BRIDGE_FAILED",
 ] as const;
@@ -139,6 +140,15 @@ export class TariffInvalidError extends TeslaSyncError {
   ) {
     super(`Tariff is invalid: ${problems.join("; ")}`, options);
   }
+}
+
+/**
+ * A control (spike response, force charge/discharge, custom schedule)
+ * claims the Powerwall's tariff, so the Amber sync did not upload. Not
+ * retryable by itself: the sync uploads again once the control ends.
+ */
+export class TariffHeldError extends TeslaSyncError {
+  readonly code = "TARIFF_HELD";
 }
 
 /** The data directory could not be read or written. */

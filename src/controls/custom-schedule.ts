@@ -324,8 +324,8 @@ export interface CustomScheduleSnapshot {
 
 /** Events of {@link CustomScheduleControl}. */
 export interface CustomScheduleEvents {
-  /** A schedule's tariff was uploaded. */
-  applied: [{ name: string; at: number }];
+  /** A schedule's tariff was uploaded; `fallback` is true for the fallback schedule. */
+  applied: [{ name: string; at: number; fallback: boolean }];
   state: [CustomScheduleSnapshot];
 }
 
@@ -348,6 +348,7 @@ export class CustomScheduleControl
   #active: { schedule: CustomSchedule; tariff: TariffContentV2 } | undefined;
   #fallback: { schedule: CustomSchedule; tariff: TariffContentV2 } | undefined;
   #lastAmberDataAt: number;
+  #fallbackUploadedAt: number | undefined;
   #lastError: string | undefined;
 
   constructor(options: CustomScheduleOptions) {
@@ -488,6 +489,59 @@ export class CustomScheduleControl
     return structuredClone(this.#fallback.tariff);
   }
 
+  /**
+   * Uploads the fallback tariff when it is due (see `fallbackTariff`) and no
+   * control claims the tariff, once per outage of Amber prices. The next
+   * sync with Amber prices replaces it. The service calls this every minute
+   * while auto-sync is on.
+   */
+  checkFallback(): Promise<
+    "uploaded" | "not-due" | "held" | "already-uploaded" | "failed"
+  > {
+    return this.#queue.run(async () => {
+      const now = this.#clock.now();
+      const tariff = this.fallbackTariff(now);
+      const fallback = this.#fallback;
+      if (tariff === undefined || fallback === undefined) {
+        return "not-due";
+      }
+      if (
+        this.#fallbackUploadedAt !== undefined &&
+        this.#fallbackUploadedAt >= this.#lastAmberDataAt
+      ) {
+        return "already-uploaded";
+      }
+      if (this.#arbiter.tariffOverride() !== undefined) {
+        return "held";
+      }
+      try {
+        await this.#powerwall.setTariff(this.#siteId, tariff);
+      } catch (error) {
+        this.#fail(
+          `upload the fallback schedule "${fallback.schedule.name}"`,
+          error,
+        );
+        return "failed";
+      }
+      this.#fallbackUploadedAt = now;
+      this.#lastError = undefined;
+      this.#logger.warn(
+        {
+          schedule: fallback.schedule.name,
+          missingForMs: now - this.#lastAmberDataAt,
+        },
+        "Amber prices are missing, so the fallback custom schedule was uploaded",
+      );
+      this.emit("applied", {
+        name: fallback.schedule.name,
+        at: now,
+        fallback: true,
+      });
+      this.#publish();
+      return "uploaded";
+    });
+  }
+
   /** Resolves once every queued transition has finished; for tests and shutdown. */
   settled(): Promise<void> {
     return this.#queue.idle();
@@ -575,7 +629,11 @@ export class CustomScheduleControl
       { schedule: active.schedule.name },
       "Custom schedule uploaded",
     );
-    this.emit("applied", { name: active.schedule.name, at: this.#clock.now() });
+    this.emit("applied", {
+      name: active.schedule.name,
+      at: this.#clock.now(),
+      fallback: false,
+    });
   }
 
   #compile(

@@ -123,7 +123,7 @@ export const PRECEDENCE_TABLE: readonly PrecedenceRule[] = [
     second: "Amber auto-sync",
     winner: "Amber auto-sync",
     outcome:
-      "The sync itself uploads the fallback tariff when Amber prices have been missing for the fallback delay, and returns to Amber prices when they come back.",
+      "The fallback needs no claim: it is uploaded once when Amber prices have been missing for the fallback delay, auto-sync is on and no control claims the tariff. The next sync with Amber prices replaces it.",
   },
   {
     first: "curtailment",

@@ -143,7 +143,7 @@ export interface SpikeResponseOptions {
   pollIntervalMs?: number;
   /** Zone when site_info has no `installation_time_zone`; default Australia/Sydney. */
   fallbackTimeZone?: string;
-  /** Enabled on first start; later the state file keeps the switch. Default true. */
+  /** Enabled on first start; later the state file keeps the switch. Default false. */
   enabled?: boolean;
   tariff?: SpikeTariffOptions;
 }
@@ -266,7 +266,7 @@ export class SpikeResponse
     this.#state = {
       version: 1,
       region: options.region,
-      enabled: options.enabled ?? true,
+      enabled: options.enabled ?? false,
       state: "idle",
     };
   }

@@ -77,7 +77,7 @@ function spikeResponse(
     dataDir: harness.dataDir,
     logger: silentLogger,
     clock: harness.clock,
-    ...(options.enabled === undefined ? {} : { enabled: options.enabled }),
+    enabled: options.enabled ?? true,
   });
   spike.on("spike_started", (event) => started.push(event));
   spike.on("spike_ended", (event) => ended.push(event));
