@@ -28,12 +28,12 @@ async function open(
   return harness;
 }
 
-/** The tariff the Tesla stand-in holds now. */
+/** Returns the tariff the Tesla stand-in has now. */
 function powerwallTariff(h: Harness): Record<string, unknown> {
   return h.teslaStandIn.state().tariff;
 }
 
-/** Every rate in a tariff side's energy_charges, $/kWh. */
+/** Returns every rate in a tariff side's energy_charges, $/kWh. */
 function rates(side: unknown): number[] {
   const charges = (
     side as {
