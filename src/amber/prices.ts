@@ -142,10 +142,27 @@ function valueAt(item: unknown, path: readonly PropertyKey[]): unknown {
   return value;
 }
 
+/**
+ * Describes a value for an error message in at most about 60 characters.
+ * Arrays and objects are summarised rather than serialised, because
+ * JSON.stringify of a deeply nested value overflows the stack, and of a
+ * large one costs time for nothing.
+ */
 function describeValue(value: unknown): string {
   if (typeof value === "number" && !Number.isFinite(value)) {
     return String(value);
   }
-  const text = JSON.stringify(value) ?? String(value);
+  let text: string;
+  if (Array.isArray(value)) {
+    text = `an array of ${value.length} ${value.length === 1 ? "item" : "items"}`;
+  } else if (value !== null && typeof value === "object") {
+    const keys = Object.keys(value);
+    text =
+      keys.length === 0
+        ? "an empty object"
+        : `an object with keys ${keys.slice(0, 5).join(", ")}`;
+  } else {
+    text = JSON.stringify(value) ?? String(value);
+  }
   return text.length > 60 ? `${text.slice(0, 60)}…` : text;
 }

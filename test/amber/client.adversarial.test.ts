@@ -122,6 +122,10 @@ async function pricesFrom(body: unknown): Promise<AmberClient> {
   return makeClient({ baseUrl: server.url }).client;
 }
 
+function nested(depth: number): string {
+  return "[".repeat(depth) + "]".repeat(depth);
+}
+
 function capture(): { logger: Logger; text: () => string } {
   const chunks: string[] = [];
   const stream = new Writable({
@@ -239,6 +243,26 @@ describe("AmberClient hostile price lists", () => {
     expect(prices.intervals.map((item) => item.startTime)).toEqual(
       body.map((item) => (item as { startTime: string }).startTime),
     );
+  });
+});
+
+describe("AmberClient deeply nested bodies", () => {
+  it.each<[string, string, string]>([
+    ["as the body", `{"a":${nested(100_000)}}`, "(root)"],
+    [
+      "as a price",
+      JSON.stringify([interval()]).replace("38.51", nested(100_000)),
+      "[0].perKwh",
+    ],
+  ])("rejects deep nesting %s", async (_name, body, path) => {
+    const client = await pricesFrom(body);
+    const error = await runError(
+      new RequestBudget({ clock }),
+      client.getCurrentPrices(SITE),
+    );
+
+    expect(error).toBeInstanceOf(InvalidPayloadError);
+    expect((error as InvalidPayloadError).path).toBe(path);
   });
 });
 
