@@ -11,6 +11,7 @@ import { AmberClient } from "../amber/client.js";
 import { AmberLiveFeed } from "../amber/live.js";
 import type { EngineConfig } from "../config/schema.js";
 import { pickAmberSite, pickEnergySite } from "../config/sites.js";
+import { createControls, type Controls } from "../controls/service.js";
 import { ConfigError } from "../errors.js";
 import type { Logger } from "../log.js";
 import {
@@ -50,6 +51,8 @@ export interface RunningService {
   tesla: TeslaClient;
   amberSiteId: string;
   teslaSiteId: string;
+  /** Spike response, curtailment, custom schedules and force (docs/controls.md). */
+  controls: Controls;
   /** Stops everything; safe to call more than once. */
   stop(): Promise<void>;
 }
@@ -109,9 +112,22 @@ export async function startService(
     `Syncing Amber site ${amberSite.id} (${intervalLength}-minute prices) to Tesla energy site ${teslaSiteId}`,
   );
 
+  // The controls guard the sync's tariff uploads while one of them claims
+  // the tariff (spike, force, custom schedule).
+  const controls = await createControls({
+    dataDir: config.dataDir,
+    siteId: teslaSiteId,
+    powerwall: tesla,
+    logger,
+    clock,
+    ...(config.timeZone === undefined
+      ? {}
+      : { fallbackTimeZone: config.timeZone }),
+  });
+
   const engine = new SyncEngine({
     amber,
-    tesla,
+    tesla: controls.guardTariffWrites(tesla),
     amberSiteId: amberSite.id,
     teslaSiteId,
     intervalLength,
@@ -121,6 +137,7 @@ export async function startService(
     mode: options.mode ?? "live",
     settings: settingsFromConfig(config),
   });
+  controls.attach(engine);
 
   const feed = config.amber.liveFeed
     ? new AmberLiveFeed({
@@ -148,6 +165,7 @@ export async function startService(
     }
     stopped = true;
     feed?.stop();
+    await controls.stop();
     await engine.stop();
     await server?.close();
     await store.flush();
@@ -163,6 +181,9 @@ export async function startService(
         port: config.server.port,
       });
     }
+    // Before the startup sync, so a control that was active at shutdown
+    // claims the tariff again before the sync could overwrite it.
+    await controls.start();
     await engine.start();
   } catch (error) {
     await stop();
@@ -176,6 +197,7 @@ export async function startService(
     tesla,
     amberSiteId: amberSite.id,
     teslaSiteId,
+    controls,
     stop,
   };
 }
