@@ -250,7 +250,7 @@ function windows(
   return parts;
 }
 
-/** A Tesla period from `start` to `end` minutes of the day; 1440 is written as 0:00. */
+/** Returns a Tesla period from `start` to `end` minutes of the day; 1440 is written as 0:00. */
 function teslaPeriod(
   days: { fromDayOfWeek: number; toDayOfWeek: number },
   start: number,
@@ -562,7 +562,7 @@ export class CustomScheduleControl
     };
   }
 
-  /** A higher control saves this schedule's tariff and restores it; nothing to write here. */
+  /** Marks the schedule pending; the higher control saves this schedule's tariff and restores it. */
   onPreempted(resource: Resource): Promise<void> {
     if (resource !== "tariff") {
       return Promise.resolve();

@@ -79,7 +79,7 @@ const marketSpikeSchema = z.object({
   lastIntervalBelow: z.boolean(),
   /** True once the hysteresis rule ends the spike; cleared on the way to idle. */
   over: z.boolean(),
-  /** True once `spike_started` was sent, so `spike_ended` follows exactly once. */
+  /** True once `spike_started` was sent, so the way to idle sends `spike_ended`. */
   announced: z.boolean(),
   /** True when test mode started it. */
   simulated: z.boolean(),

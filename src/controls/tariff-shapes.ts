@@ -174,7 +174,7 @@ export function slotIndexAt(ms: number, zone: string): number {
 }
 
 /**
- * Indexes of the local clock slots touched by the span [`fromMs`, `toMs`),
+ * Returns the indexes of the local clock slots touched by the span [`fromMs`, `toMs`),
  * starting with the slot containing `fromMs`. At most 48: a span of a day or
  * more covers every slot.
  */

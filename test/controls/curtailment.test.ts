@@ -103,7 +103,7 @@ function staleRule(rule: ExportRule, reads: number): PowerwallWrites {
   );
 }
 
-/** A VPP-managed site: no export rule in site_info, only non_export_configured. */
+/** Returns a VPP-managed site: no export rule in site_info, only non_export_configured. */
 function vppSite(): PowerwallWrites {
   return withSiteInfo(harness.client, (info) => {
     const { customer_preferred_export_rule: rule, ...components } =

@@ -59,7 +59,7 @@ seasons:
         sell: 0.06
 `;
 
-/** A one-season schedule with the given periods, in written form. */
+/** Returns a one-season schedule with the given periods, in written form. */
 function schedule(
   periods: Array<Record<string, unknown>>,
 ): CustomScheduleInput {

@@ -13,7 +13,7 @@ afterEach(async () => {
   demo = undefined;
 });
 
-/** The real engine, Amber and Tesla stand-ins, on a clock that moves only when told. */
+/** Starts the real engine and the Amber and Tesla stand-ins on a clock that moves only in the test. */
 async function start(): Promise<{ demo: RunningDemo; clock: VirtualClock }> {
   const clock = new VirtualClock(Date.parse("2026-01-15T02:07:00Z"));
   demo = await startDemo({

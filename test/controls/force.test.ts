@@ -80,7 +80,7 @@ async function stateFile(): Promise<Record<string, unknown>> {
   ) as Record<string, unknown>;
 }
 
-/** A powerwall whose writes after the first `passing` never finish, as when the process dies mid-write. */
+/** Returns a powerwall whose writes after the first `passing` never finish, as when the process dies mid-write. */
 function dyingAfter(passing: number): PowerwallWrites {
   let writes = 0;
   const gate = <T>(write: () => Promise<T>): Promise<T> => {

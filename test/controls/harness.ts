@@ -140,7 +140,7 @@ export function describeWrite(write: StandInWrite): string {
   }
 }
 
-/** The rate of `label` on the buy (top level) or sell side of a tariff object. */
+/** Returns the rate of `label` on the buy (top level) or sell side of a tariff object. */
 export function rateOf(
   tariff: Record<string, unknown>,
   side: "buy" | "sell",
