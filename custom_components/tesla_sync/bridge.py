@@ -16,7 +16,7 @@ from homeassistant.components.websocket_api import ActiveConnection, event_messa
 from homeassistant.config_entries import ConfigEntry
 from homeassistant.const import Platform
 from homeassistant.core import HomeAssistant, callback
-from homeassistant.exceptions import HomeAssistantError
+from homeassistant.exceptions import HomeAssistantError, ServiceValidationError
 from homeassistant.helpers import device_registry as dr
 from homeassistant.helpers.device_registry import DeviceInfo
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
@@ -28,7 +28,9 @@ from .const import (
     DEVICE_ENGINE,
     DEVICE_POWERWALL,
     DOMAIN,
+    ERROR_CODE_INVALID_REQUEST,
     LOGGER,
+    SERVICE_FEATURES,
     SERVICE_TIMEOUTS,
     STORAGE_VERSION,
 )
@@ -63,6 +65,8 @@ class EngineSession:
     engine_version: str
     hello_id: int
     subscription_id: int | None = None
+    # What the engine handles, from its subscribe_commands `features`.
+    features: frozenset[str] = frozenset()
     ended: bool = False
 
 
@@ -238,12 +242,16 @@ class EntryBridge:
 
     @callback
     def async_subscribe_commands(
-        self, session: EngineSession, subscription_id: int
+        self,
+        session: EngineSession,
+        subscription_id: int,
+        features: frozenset[str] = frozenset(),
     ) -> None:
         """Make `subscription_id` the channel for commands to the engine."""
         if session.subscription_id is not None:
             session.connection.subscriptions.pop(session.subscription_id, None)
         session.subscription_id = subscription_id
+        session.features = features
         session.connection.subscriptions[subscription_id] = lambda: (
             self._async_end_session(session, reason="unsubscribed")
         )
@@ -399,7 +407,27 @@ class EntryBridge:
         data: dict[str, Any],
         response_check: Callable[[Mapping[str, Any]], str | None] | None = None,
     ) -> dict[str, Any]:
-        """Relay an action to the engine and wait for its command_result."""
+        """Relay an action to the engine and wait for its command_result.
+
+        Raises engine_feature_missing, without sending anything, when the
+        action needs an engine feature that the connected engine did not list.
+        """
+        feature = SERVICE_FEATURES.get(service)
+        session = self.session
+        if (
+            feature is not None
+            and session is not None
+            and session.subscription_id is not None
+            and feature not in session.features
+        ):
+            raise HomeAssistantError(
+                translation_domain=DOMAIN,
+                translation_key="engine_feature_missing",
+                translation_placeholders={
+                    "service": service,
+                    "engine_version": session.engine_version,
+                },
+            )
         request_id = uuid4().hex
         future: asyncio.Future[dict[str, Any]] = self.hass.loop.create_future()
         self._pending[request_id] = _PendingCall(service, future, response_check)
@@ -433,8 +461,9 @@ class EntryBridge:
         success: bool,
         response: dict[str, Any] | None,
         error: str | None,
+        error_code: str | None = None,
     ) -> None:
-        """Complete a pending action call with the engine's answer."""
+        """Complete a pending action call with the engine's result."""
         pending = self._pending.pop(request_id, None)
         if pending is None or pending.future.done():
             raise BridgeCommandError(
@@ -443,13 +472,26 @@ class EntryBridge:
                 "it timed out or was already answered",
             )
         if not success:
-            pending.future.set_exception(
-                HomeAssistantError(
-                    translation_domain=DOMAIN,
-                    translation_key="engine_error",
-                    translation_placeholders={"message": error or "no reason given"},
+            message = error or "no reason given"
+            if error_code == ERROR_CODE_INVALID_REQUEST:
+                pending.future.set_exception(
+                    ServiceValidationError(
+                        translation_domain=DOMAIN,
+                        translation_key="engine_invalid_request",
+                        translation_placeholders={
+                            "service": pending.service,
+                            "message": message,
+                        },
+                    )
                 )
-            )
+            else:
+                pending.future.set_exception(
+                    HomeAssistantError(
+                        translation_domain=DOMAIN,
+                        translation_key="engine_error",
+                        translation_placeholders={"message": message},
+                    )
+                )
             return
         result = response if response is not None else {}
         problem = pending.response_check(result) if pending.response_check else None

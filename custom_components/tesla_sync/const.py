@@ -9,6 +9,16 @@ LOGGER = logging.getLogger(__package__)
 
 # Bridge protocol (docs/bridge-protocol.md).
 PROTOCOL_VERSION: Final = 1
+# `subscribe_commands` accepts `features`: the engine's list of what it handles.
+FEATURE_ENGINE_FEATURES: Final = "engine_features"
+# `command_result` accepts `error_code`.
+FEATURE_COMMAND_ERROR_CODE: Final = "command_error_code"
+# Groups of control actions. The integration relays a group's actions only to
+# an engine that lists the same name in its `subscribe_commands` features.
+FEATURE_FORCE: Final = "force"
+FEATURE_CUSTOM_SCHEDULE: Final = "custom_schedule"
+FEATURE_SPIKE_TEST: Final = "spike_test"
+# Commands and optional fields this integration accepts, sent in the hello result.
 FEATURES: Final = (
     "config",
     "register",
@@ -18,6 +28,11 @@ FEATURES: Final = (
     "fire_event",
     "auth_failed",
     "set_options",
+    FEATURE_ENGINE_FEATURES,
+    FEATURE_COMMAND_ERROR_CODE,
+    FEATURE_FORCE,
+    FEATURE_CUSTOM_SCHEDULE,
+    FEATURE_SPIKE_TEST,
 )
 
 # Vendor APIs used by the config flow to validate credentials. Tests replace
@@ -76,12 +91,51 @@ DEFAULT_OPTIONS: Final = {
 # Actions relayed to the engine, and how long each waits for its command_result.
 SERVICE_SYNC_NOW: Final = "sync_now"
 SERVICE_PREVIEW_TARIFF: Final = "preview_tariff"
+SERVICE_FORCE_CHARGE: Final = "force_charge"
+SERVICE_FORCE_DISCHARGE: Final = "force_discharge"
+SERVICE_CANCEL_FORCE: Final = "cancel_force"
+SERVICE_SET_CUSTOM_SCHEDULE: Final = "set_custom_schedule"
+SERVICE_APPLY_CUSTOM_SCHEDULE: Final = "apply_custom_schedule"
+SERVICE_CLEAR_CUSTOM_SCHEDULE: Final = "clear_custom_schedule"
+SERVICE_SPIKE_TEST: Final = "spike_test"
+SERVICE_SPIKE_TEST_END: Final = "spike_test_end"
+# The engine feature each control action needs (see FEATURES).
+SERVICE_FEATURES: Final = {
+    SERVICE_FORCE_CHARGE: FEATURE_FORCE,
+    SERVICE_FORCE_DISCHARGE: FEATURE_FORCE,
+    SERVICE_CANCEL_FORCE: FEATURE_FORCE,
+    SERVICE_SET_CUSTOM_SCHEDULE: FEATURE_CUSTOM_SCHEDULE,
+    SERVICE_APPLY_CUSTOM_SCHEDULE: FEATURE_CUSTOM_SCHEDULE,
+    SERVICE_CLEAR_CUSTOM_SCHEDULE: FEATURE_CUSTOM_SCHEDULE,
+    SERVICE_SPIKE_TEST: FEATURE_SPIKE_TEST,
+    SERVICE_SPIKE_TEST_END: FEATURE_SPIKE_TEST,
+}
+# Each control action makes several Powerwall writes (tariff, operation mode,
+# backup reserve), each retried on a transient failure.
+CONTROL_TIMEOUT: Final = timedelta(seconds=60)
 SERVICE_TIMEOUTS: Final = {
     SERVICE_SYNC_NOW: timedelta(seconds=60),
     SERVICE_PREVIEW_TARIFF: timedelta(seconds=30),
+    **dict.fromkeys(SERVICE_FEATURES, CONTROL_TIMEOUT),
 }
 ATTR_CONFIG_ENTRY_ID: Final = "config_entry_id"
 SYNC_OUTCOMES: Final = ("uploaded", "unchanged", "refused", "failed")
+
+# Fields of the control actions.
+ATTR_DURATION: Final = "duration"
+ATTR_SCHEDULE: Final = "schedule"
+ATTR_PRICE_MWH: Final = "price_mwh"
+# Minutes
+FORCE_DURATION_RANGE: Final = (5, 720)
+# Bytes of the schedule as JSON. A year of seasons with a dozen periods each
+# is a few kilobytes.
+MAX_SCHEDULE_JSON_BYTES: Final = 65536
+
+# `error_code` values of a failed command_result. `invalid_request` means the
+# user's input was wrong and becomes a ServiceValidationError.
+ERROR_CODE_INVALID_REQUEST: Final = "invalid_request"
+ERROR_CODE_FAILED: Final = "failed"
+ERROR_CODES: Final = (ERROR_CODE_INVALID_REQUEST, ERROR_CODE_FAILED)
 
 # Bus events the engine may fire through the bridge.
 EVENT_TYPES: Final = (

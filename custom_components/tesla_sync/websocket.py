@@ -17,7 +17,15 @@ from homeassistant.core import HomeAssistant, callback
 import voluptuous as vol
 
 from .config_data import OPTIONS_SCHEMA_PARTIAL, TeslaFleetTokenError, engine_config
-from .const import DEVICES, DOMAIN, EVENT_TYPES, FEATURES, LOGGER, PROTOCOL_VERSION
+from .const import (
+    DEVICES,
+    DOMAIN,
+    ERROR_CODES,
+    EVENT_TYPES,
+    FEATURES,
+    LOGGER,
+    PROTOCOL_VERSION,
+)
 from .models import (
     DECLARATION_SCHEMA,
     DEVICE_DETAILS_SCHEMA,
@@ -166,7 +174,15 @@ def ws_config(
 
 @websocket_api.require_admin
 @websocket_api.websocket_command(
-    {vol.Required("type"): f"{DOMAIN}/subscribe_commands", ENTRY_ID: str}
+    {
+        vol.Required("type"): f"{DOMAIN}/subscribe_commands",
+        ENTRY_ID: str,
+        # Feature "engine_features". Names this integration does not know
+        # are accepted and ignored, so a newer engine can list its own.
+        vol.Optional("features", default=[]): vol.All(
+            [vol.All(str, vol.Length(min=1, max=64))], vol.Length(max=100)
+        ),
+    }
 )
 @callback
 @_reply_errors
@@ -176,7 +192,7 @@ def ws_subscribe_commands(
     """Make this subscription the channel for commands to the engine."""
     bridge, session = _session_for(hass, connection, msg)
     connection.send_result(msg["id"])
-    bridge.async_subscribe_commands(session, msg["id"])
+    bridge.async_subscribe_commands(session, msg["id"], frozenset(msg["features"]))
 
 
 @websocket_api.require_admin
@@ -239,6 +255,8 @@ def ws_update(
         vol.Required("success"): bool,
         vol.Optional("response"): dict,
         vol.Optional("error"): vol.All(str, vol.Length(max=1000)),
+        # Feature "command_error_code".
+        vol.Optional("error_code"): vol.In(ERROR_CODES),
     }
 )
 @callback
@@ -249,7 +267,11 @@ def ws_command_result(
     """Complete a pending action call with the engine's result."""
     bridge, _session = _session_for(hass, connection, msg)
     bridge.async_resolve(
-        msg["request_id"], msg["success"], msg.get("response"), msg.get("error")
+        msg["request_id"],
+        msg["success"],
+        msg.get("response"),
+        msg.get("error"),
+        msg.get("error_code"),
     )
     connection.send_result(msg["id"])
 

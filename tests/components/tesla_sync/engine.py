@@ -161,16 +161,23 @@ class EngineClient:
         """Send a command for this client's entry and return its result frame."""
         return await self.call(command, entry_id=self.entry_id, **fields)
 
-    async def connect(self, entry_id: str | None = None) -> None:
-        """Say hello and subscribe to commands, as the engine does on start."""
+    async def connect(
+        self, entry_id: str | None = None, features: list[str] | None = None
+    ) -> None:
+        """Say hello and subscribe to commands, as the engine does on start.
+
+        `features` goes into subscribe_commands; None leaves the field out, as
+        an engine written for the first version of the protocol does.
+        """
         fields = {"entry_id": entry_id} if entry_id else {}
         hello = await self.call(
             "tesla_sync/hello", protocol=1, engine_version=ENGINE_VERSION, **fields
         )
         assert hello["success"], hello
         self.entry_id = hello["result"]["entry_id"]
+        subscribe = {} if features is None else {"features": features}
         self.subscription_id = await self.send(
-            "tesla_sync/subscribe_commands", entry_id=self.entry_id
+            "tesla_sync/subscribe_commands", entry_id=self.entry_id, **subscribe
         )
         subscribed = await self.result_frame(self.subscription_id)
         assert subscribed["success"], subscribed

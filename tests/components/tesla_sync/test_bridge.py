@@ -72,6 +72,11 @@ async def test_hello_handshake(
             "fire_event",
             "auth_failed",
             "set_options",
+            "engine_features",
+            "command_error_code",
+            "force",
+            "custom_schedule",
+            "spike_test",
         ],
     }
 
@@ -804,24 +809,79 @@ async def test_sync_now_timeout(hass: HomeAssistant, engine: EngineClient) -> No
 # -- events, reauthentication and options --------------------------------------
 
 
+# Each event type with the data docs/bridge-protocol.md lists for it.
+EVENTS = [
+    (
+        "tesla_sync_tariff_uploaded",
+        {
+            "reason": "buy price changed by 12.4 c/kWh in 3 periods",
+            "source": "amber",
+            "periods": 48,
+            "buy_now": 0.31,
+            "sell_now": 0.05,
+        },
+    ),
+    (
+        "tesla_sync_spike_started",
+        {
+            "region": "NSW1",
+            "price": 1450.5,
+            "threshold": 300.0,
+            "simulated": False,
+            "responding": True,
+        },
+    ),
+    (
+        "tesla_sync_spike_ended",
+        {
+            "region": "SA1",
+            "price": 120.0,
+            "peak_price": 9800.0,
+            "duration": 1800,
+            "simulated": True,
+            "reason": "simulation_ended",
+        },
+    ),
+    (
+        "tesla_sync_curtailment_changed",
+        {
+            "active": True,
+            "export_rule": "never",
+            "confirmed": True,
+            "feed_in_price": -0.042,
+            "reason": "price",
+        },
+    ),
+]
+
+
+@pytest.mark.parametrize(("event_type", "data"), EVENTS)
 async def test_fire_event_reaches_bus(
-    hass: HomeAssistant, engine: EngineClient
+    hass: HomeAssistant, engine: EngineClient, event_type: str, data: dict
 ) -> None:
-    """Test fire_event fires the event with the entry id added."""
-    events = async_capture_events(hass, "tesla_sync_spike_started")
+    """Test fire_event fires each event type with the entry id added."""
+    events = async_capture_events(hass, event_type)
     frame = await engine.call_entry(
-        "tesla_sync/fire_event",
-        event_type="tesla_sync_spike_started",
-        data={"region": "NSW1", "price": 1450.5},
+        "tesla_sync/fire_event", event_type=event_type, data=data
     )
     assert frame["success"] is True
     await hass.async_block_till_done()
     assert len(events) == 1
-    assert events[0].data == {
-        "region": "NSW1",
-        "price": 1450.5,
-        "entry_id": engine.entry_id,
-    }
+    assert events[0].data == {**data, "entry_id": engine.entry_id}
+
+
+async def test_fire_event_sets_entry_id(
+    hass: HomeAssistant, engine: EngineClient
+) -> None:
+    """Test an entry_id in the engine's data is replaced by the session's."""
+    events = async_capture_events(hass, "tesla_sync_spike_ended")
+    await engine.call_entry(
+        "tesla_sync/fire_event",
+        event_type="tesla_sync_spike_ended",
+        data={"region": "NSW1", "entry_id": "other-entry"},
+    )
+    await hass.async_block_till_done()
+    assert events[0].data["entry_id"] == engine.entry_id
 
 
 async def test_fire_event_rejects_other_types(

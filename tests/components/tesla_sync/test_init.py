@@ -15,8 +15,19 @@ async def test_setup_and_unload(
     await hass.async_block_till_done()
     assert config_entry.state is ConfigEntryState.LOADED
     assert config_entry.runtime_data.connected is False
-    assert hass.services.has_service("tesla_sync", "sync_now")
-    assert hass.services.has_service("tesla_sync", "preview_tariff")
+    for service in (
+        "sync_now",
+        "preview_tariff",
+        "force_charge",
+        "force_discharge",
+        "cancel_force",
+        "set_custom_schedule",
+        "apply_custom_schedule",
+        "clear_custom_schedule",
+        "spike_test",
+        "spike_test_end",
+    ):
+        assert hass.services.has_service("tesla_sync", service), service
 
     assert await hass.config_entries.async_unload(config_entry.entry_id)
     await hass.async_block_till_done()

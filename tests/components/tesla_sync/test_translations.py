@@ -10,6 +10,8 @@ from homeassistant.core import HomeAssistant
 from homeassistant.helpers.service import async_get_all_descriptions
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 
+from custom_components.tesla_sync.const import DOMAIN
+
 from .engine import DECLARATIONS
 
 INTEGRATION = Path(__file__).parents[3] / "custom_components" / "tesla_sync"
@@ -45,6 +47,20 @@ PRODUCT_KEYS = {
     "button": ["sync_now"],
     "select": ["forecast_band", "aemo_region"],
     "number": ["spike_threshold", "curtailment_threshold"],
+}
+
+# Every action and its fields.
+SERVICE_FIELDS = {
+    "sync_now": {"config_entry_id"},
+    "preview_tariff": {"config_entry_id", "forecast_band"},
+    "force_charge": {"config_entry_id", "duration"},
+    "force_discharge": {"config_entry_id", "duration"},
+    "cancel_force": {"config_entry_id"},
+    "set_custom_schedule": {"config_entry_id", "schedule"},
+    "apply_custom_schedule": {"config_entry_id"},
+    "clear_custom_schedule": {"config_entry_id"},
+    "spike_test": {"config_entry_id", "price_mwh"},
+    "spike_test_end": {"config_entry_id"},
 }
 
 
@@ -102,14 +118,11 @@ async def test_service_descriptions(
 ) -> None:
     """Test HA reads services.yaml and finds both actions with their fields."""
     descriptions = (await async_get_all_descriptions(hass))["tesla_sync"]
-    assert set(descriptions) == {"sync_now", "preview_tariff"}
-    assert set(descriptions["preview_tariff"]["fields"]) == {
-        "config_entry_id",
-        "forecast_band",
-    }
-    for service, fields in (
-        ("sync_now", ["config_entry_id"]),
-        ("preview_tariff", ["forecast_band"]),
-    ):
+    assert set(descriptions) == set(SERVICE_FIELDS)
+    assert set(descriptions) == set(hass.services.async_services_for_domain(DOMAIN))
+    for service, fields in SERVICE_FIELDS.items():
+        assert set(descriptions[service]["fields"]) == fields, service
+        assert "description" in EN["services"][service], service
         for field in fields:
-            assert "name" in EN["services"][service]["fields"][field]
+            assert "name" in EN["services"][service]["fields"][field], field
+            assert "description" in EN["services"][service]["fields"][field], field
