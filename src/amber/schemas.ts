@@ -102,25 +102,55 @@ const intervalFields = {
   descriptor: priceDescriptorSchema,
 };
 
-export const actualIntervalSchema = z.object({
-  type: z.literal("ActualInterval"),
-  ...intervalFields,
-});
+/** Longest span of any Amber interval (the `duration` enum is 5, 15 or 30 minutes), ms. */
+const MAX_SPAN_MS = 30 * 60_000;
 
-export const forecastIntervalSchema = z.object({
-  type: z.literal("ForecastInterval"),
-  ...intervalFields,
-  range: rangeSchema.nullable().optional(),
-  advancedPrice: advancedPriceSchema.nullable().optional(),
-});
+/**
+ * Checks that `startTime` comes before `endTime` and at most 30 minutes
+ * earlier. The live price is matched to the clock by these two fields, so a
+ * reversed or stretched span would apply one price to the wrong minutes.
+ * NOTE: the span is not checked against `duration`, because the examples in
+ * Amber's own OpenAPI document pair a 30-minute span with duration 5.
+ */
+function checkSpan(
+  interval: { startTime: string; endTime: string },
+  context: z.core.$RefinementCtx,
+): void {
+  const spanMs = Date.parse(interval.endTime) - Date.parse(interval.startTime);
+  if (!(spanMs > 0 && spanMs <= MAX_SPAN_MS)) {
+    context.addIssue({
+      code: "custom",
+      path: ["startTime"],
+      message: `startTime ${interval.startTime} must be before endTime ${interval.endTime} and at most 30 minutes earlier`,
+    });
+  }
+}
 
-export const currentIntervalSchema = z.object({
-  type: z.literal("CurrentInterval"),
-  ...intervalFields,
-  range: rangeSchema.nullable().optional(),
-  advancedPrice: advancedPriceSchema.nullable().optional(),
-  estimate: z.boolean(),
-});
+export const actualIntervalSchema = z
+  .object({
+    type: z.literal("ActualInterval"),
+    ...intervalFields,
+  })
+  .superRefine(checkSpan);
+
+export const forecastIntervalSchema = z
+  .object({
+    type: z.literal("ForecastInterval"),
+    ...intervalFields,
+    range: rangeSchema.nullable().optional(),
+    advancedPrice: advancedPriceSchema.nullable().optional(),
+  })
+  .superRefine(checkSpan);
+
+export const currentIntervalSchema = z
+  .object({
+    type: z.literal("CurrentInterval"),
+    ...intervalFields,
+    range: rangeSchema.nullable().optional(),
+    advancedPrice: advancedPriceSchema.nullable().optional(),
+    estimate: z.boolean(),
+  })
+  .superRefine(checkSpan);
 
 export const intervalSchema = z.discriminatedUnion("type", [
   actualIntervalSchema,

@@ -246,6 +246,46 @@ describe("AmberClient hostile price lists", () => {
   });
 });
 
+describe("AmberClient inconsistent intervals", () => {
+  it.each<[string, Record<string, unknown>]>([
+    [
+      "a startTime after its endTime",
+      {
+        startTime: "2025-06-02T08:15:01Z",
+        endTime: "2025-06-02T08:10:00Z",
+      },
+    ],
+    [
+      "a span over 30 minutes",
+      {
+        startTime: "2025-06-02T07:10:01Z",
+        endTime: "2025-06-02T08:10:00Z",
+      },
+    ],
+  ])("rejects %s", async (_name, overrides) => {
+    const client = await pricesFrom([interval(), interval(overrides)]);
+    const error = await runError(
+      new RequestBudget({ clock }),
+      client.getCurrentPrices(SITE),
+    );
+
+    expect(error).toBeInstanceOf(InvalidPayloadError);
+    expect((error as InvalidPayloadError).path).toMatch(/^\[1\]/);
+  });
+
+  it("accepts a start on the boundary", async () => {
+    const client = await pricesFrom([
+      interval({ startTime: "2025-06-02T08:05:00Z" }),
+    ]);
+    const prices = await run(
+      new RequestBudget({ clock }),
+      client.getCurrentPrices(SITE),
+    );
+
+    expect(prices.intervals).toHaveLength(1);
+  });
+});
+
 describe("AmberClient deeply nested bodies", () => {
   it.each<[string, string, string]>([
     ["as the body", `{"a":${nested(100_000)}}`, "(root)"],
