@@ -19,7 +19,11 @@ export interface RequestBudgetOptions {
   clock?: Clock;
   /** First pause after a 429 that gave no reset time, in ms; default 10 000. It doubles per consecutive 429. */
   backoffBaseMs?: number;
-  /** Maximum pause after a 429 that gave no reset time, in ms; default 300 000. */
+  /**
+   * Maximum pause after a 429, in ms; default 300 000, Amber's whole window.
+   * It also caps a reset time that a response gives, since no reset can lie
+   * beyond one window.
+   */
   backoffMaxMs?: number;
   /** Random source in [0, 1) for backoff jitter; tests pass a constant. */
   random?: () => number;
@@ -105,7 +109,13 @@ export class RequestBudget {
       return result;
     } catch (error) {
       if (error instanceof RateLimitedError) {
-        this.noteRateLimited(error.retryAfterMs);
+        const pauseMs = this.noteRateLimited(error.retryAfterMs);
+        if (error.retryAfterMs !== undefined && error.retryAfterMs > pauseMs) {
+          // The caller's retry honours retryAfterMs, so it gets the capped wait.
+          throw new RateLimitedError(error.vendor, pauseMs, error.message, {
+            cause: error,
+          });
+        }
       }
       throw error;
     } finally {
@@ -116,13 +126,17 @@ export class RequestBudget {
   /**
    * Pauses every caller after a 429: for `retryAfterMs` when the response
    * gave the time until the window resets, otherwise for an exponential
-   * backoff with jitter. Returns the pause in ms.
+   * backoff with jitter, at most `backoffMaxMs` either way. Returns the
+   * pause in ms.
    */
   noteRateLimited(retryAfterMs: number | undefined): number {
     this.#rateLimited += 1;
     this.#consecutiveRateLimits += 1;
 
-    const pauseMs = retryAfterMs ?? this.#backoffMs();
+    const pauseMs = Math.min(
+      retryAfterMs ?? this.#backoffMs(),
+      this.#backoffMaxMs,
+    );
     this.#pauseFor(pauseMs);
     return pauseMs;
   }
@@ -130,8 +144,8 @@ export class RequestBudget {
   /**
    * Reads the RateLimit headers of a successful response (lower-case names).
    * When `ratelimit-remaining` is 0, pauses every caller until
-   * `ratelimit-reset` seconds from now, because another app with the same
-   * token may have used the allowance.
+   * `ratelimit-reset` seconds from now, at most `backoffMaxMs`, because
+   * another app with the same token may have used the allowance.
    */
   noteHeaders(headers: Readonly<Record<string, string>>): void {
     const remaining = Number(headers["ratelimit-remaining"]);
@@ -142,7 +156,7 @@ export class RequestBudget {
       Number.isFinite(resetSeconds) &&
       resetSeconds > 0
     ) {
-      this.#pauseFor(resetSeconds * 1000);
+      this.#pauseFor(Math.min(resetSeconds * 1000, this.#backoffMaxMs));
     }
   }
 

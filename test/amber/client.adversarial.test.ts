@@ -91,6 +91,11 @@ async function runError(
 }
 
 /** Gaps in ms between consecutive requests the stand-in received. */
+function gaps(): number[] {
+  const times = standIn.requests.map((request) => request.at);
+  return times.slice(1).map((time, index) => time - (times[index] ?? 0));
+}
+
 /** A valid general-channel CurrentInterval, with `overrides` applied. */
 function interval(
   overrides: Record<string, unknown> = {},
@@ -333,6 +338,31 @@ describe("AmberClient rate-limit hints", () => {
 
     expect(clock.sleeps).toEqual([]);
     expect(server.requests).toHaveLength(2);
+  });
+});
+
+describe("AmberClient rate-limit caps", () => {
+  it("caps a huge Retry-After at the budget's maximum pause", async () => {
+    standIn.faults.arm({ kind: "rate-limit", retryAfterSeconds: 1e9 });
+    const { client, budget } = makeClient();
+    await run(budget, client.listSites());
+
+    expect(gaps()).toEqual([300_000]);
+  });
+
+  it("caps a huge RateLimit-Reset on a 200", async () => {
+    const server = await serve((_request, response, index) => {
+      sendJson(response, 200, [], {
+        "RateLimit-Remaining": "0",
+        "RateLimit-Reset": index === 0 ? "1e9" : "10",
+      });
+    });
+    const { client, budget } = makeClient({ baseUrl: server.url });
+    await run(budget, client.getCurrentPrices(SITE));
+    await run(budget, client.getCurrentPrices(SITE));
+
+    expect(clock.sleeps).toEqual([300_000]);
+    expect(budget.stats().pausedUntil).toBe(clock.now() + 10_000);
   });
 });
 
