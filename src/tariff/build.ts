@@ -36,9 +36,11 @@
  *    real price in `buyActual` and `sellActual`.
  * 7. Missing prices. A slot side with no price is filled from the same clock
  *    slot of the nearest day that has one (1 day earlier, 1 later, 2
- *    earlier, … up to 7), never priced at 0. When more than
- *    `maxFilledSlots` (default 6) of the 48 slots lack a price on either side,
- *    or a missing price cannot be filled, the build throws
+ *    earlier, … up to 7), never priced at 0. A day whose price there was
+ *    an Amber spike is passed over, because a spike belongs to that day
+ *    and not to the clock time, unless no other day has a price. When
+ *    more than `maxFilledSlots` (default 6) of the 48 slots lack a price on
+ *    either side, or a missing price cannot be filled, the build throws
  *    PricesInsufficientError naming the slots and the reason. Slots skipped
  *    by daylight saving are filled the same way and do not count toward
  *    that limit.
@@ -590,6 +592,7 @@ function findNearestDay(
   points: readonly PricePoint[],
   zone: IANAZone,
 ): SidePrice | undefined {
+  let spiked: SidePrice | undefined;
   for (let distance = 1; distance <= FILL_SEARCH_DAYS; distance++) {
     for (const offset of [-distance, distance]) {
       const date = addDays(draft.date, offset);
@@ -599,7 +602,8 @@ function findNearestDay(
           continue;
         }
         const from = isoLocal(startMs, zone);
-        return {
+        const isSpike = window.spikeStatus === "spike";
+        const price: SidePrice = {
           cents: window.cents,
           source: {
             kind: "filled",
@@ -609,13 +613,19 @@ function findNearestDay(
           },
           spikeStatus: "none",
           notes: [
-            `no price for this slot; filled from ${from}, the same time on the nearest day with a price`,
+            isSpike
+              ? `no price for this slot; filled from ${from}, during an Amber price spike, because no other day within ${FILL_SEARCH_DAYS} days has a price for this time`
+              : `no price for this slot; filled from ${from}, the same time on the nearest day with a price`,
           ],
         };
+        if (!isSpike) {
+          return price;
+        }
+        spiked ??= price;
       }
     }
   }
-  return undefined;
+  return spiked;
 }
 
 // ------------------------------------------------------------ slot plan
