@@ -49,6 +49,11 @@ export interface AmberClientOptions {
   retryBaseDelayMs?: number;
   /** Random source in [0, 1) for retry jitter; tests pass a constant. */
   random?: () => number;
+  /**
+   * Aborts every call for shutdown: a request in flight, a retry wait and a
+   * wait for the budget all reject at once with the signal's reason.
+   */
+  signal?: AbortSignal;
 }
 
 /** Query for `GET /sites/{id}/prices/current`. */
@@ -83,6 +88,7 @@ export class AmberClient {
   readonly #maxAttempts: number;
   readonly #retryBaseDelayMs: number;
   readonly #random: () => number;
+  readonly #signal: AbortSignal | undefined;
   readonly #counters = new Map<AmberEndpoint, number>();
   /** Error codes seen since the last success, so repeats log at debug. */
   readonly #failingKinds = new Set<ErrorCode | "OTHER">();
@@ -102,6 +108,7 @@ export class AmberClient {
       baseUrl: options.baseUrl ?? AMBER_BASE_URL,
       timeoutMs: options.timeoutMs ?? 15_000,
       headers: () => ({ Authorization: authorization }),
+      ...(options.signal && { signal: options.signal }),
     });
     this.#clock = options.clock ?? systemClock;
     this.#budget = options.budget ?? new RequestBudget({ clock: this.#clock });
@@ -109,6 +116,7 @@ export class AmberClient {
     this.#maxAttempts = options.maxAttempts ?? 4;
     this.#retryBaseDelayMs = options.retryBaseDelayMs ?? 1000;
     this.#random = options.random ?? Math.random;
+    this.#signal = options.signal;
   }
 
   /** Fetches every site on the account. */
@@ -227,12 +235,14 @@ export class AmberClient {
     };
 
     try {
-      const body = await withRetry(() => this.#budget.run(send), {
+      const signal = this.#signal;
+      const body = await withRetry(() => this.#budget.run(send, signal), {
         clock: this.#clock,
         maxAttempts: this.#maxAttempts,
         baseDelayMs: this.#retryBaseDelayMs,
         maxDelayMs: 30_000,
         random: this.#random,
+        ...(signal && { signal }),
         onRetry: (error, attempt, delayMs) => {
           this.#logFailure(endpoint, error, { attempt, delayMs });
         },
@@ -240,7 +250,10 @@ export class AmberClient {
       this.#noteSuccess(endpoint);
       return body;
     } catch (error) {
-      this.#logFailure(endpoint, error, undefined);
+      // A shutdown is not a failure of Amber's, so it is not logged.
+      if (this.#signal?.aborted !== true) {
+        this.#logFailure(endpoint, error, undefined);
+      }
       throw error;
     }
   }

@@ -5,12 +5,17 @@
  */
 import { parseArgs } from "node:util";
 
+import { haSettingsFromEnv } from "../bridge/env.js";
+import { startHaMode } from "../bridge/ha-mode.js";
 import { loadConfig } from "../config/load.js";
 import { startDemo } from "../demo/demo.js";
 import { startService } from "../engine/service.js";
 import { ConfigError, describeError } from "../errors.js";
 import { createLogger } from "../log.js";
-import { startSupervisorDiscovery } from "../supervisor/discovery.js";
+import {
+  packageVersion,
+  startSupervisorDiscovery,
+} from "../supervisor/discovery.js";
 
 /** Usage text of the run command. */
 export const RUN_USAGE = `Usage: tesla-sync run [--config FILE]
@@ -93,7 +98,18 @@ export async function runCommand(
 
   let stop: () => Promise<void>;
   try {
-    if (config.mode === "demo") {
+    // With an HA address and token (or as an add-on), the configuration
+    // comes from the Tesla Sync integration instead (docs/bridge-protocol.md).
+    const ha = haSettingsFromEnv(io.env);
+    if (ha !== undefined) {
+      const mode = await startHaMode({
+        settings: ha,
+        env: io.env,
+        logger,
+        engineVersion: packageVersion(),
+      });
+      stop = mode.stop;
+    } else if (config.mode === "demo") {
       const demo = await startDemo({ logger, base: config });
       stop = demo.stop;
     } else {

@@ -29,6 +29,7 @@ import { systemClock, type Clock } from "../util/clock.js";
 import { settingsFromConfig } from "./settings.js";
 import { StateStore } from "./state-store.js";
 import { SyncEngine } from "./sync-engine.js";
+import type { AmberPort, TeslaPort } from "./types.js";
 
 /** Options for {@link startService}. */
 export interface ServiceOptions {
@@ -40,6 +41,15 @@ export interface ServiceOptions {
   mode?: "live" | "demo";
   /** Whether to run the status server; default true. */
   statusServer?: boolean;
+  /** Replaces the Tesla token source of `config`; HA mode passes HA's tesla_fleet token this way. */
+  teslaTokens?: TokenProvider;
+  /** Wraps the ports the engine uses; HA mode observes prices and rejected credentials this way. */
+  wrapPorts?: (ports: { amber: AmberPort; tesla: TeslaPort }) => {
+    amber: AmberPort;
+    tesla: TeslaPort;
+  };
+  /** Called with the engine before its startup sync, so no event is missed. */
+  onEngine?: (engine: SyncEngine) => void;
 }
 
 /** A running engine and what it owns. */
@@ -89,7 +99,7 @@ export async function startService(
   });
   const tesla = new TeslaClient({
     baseUrl: config.teslaBaseUrl,
-    tokens: tokenProvider(config, logger, clock),
+    tokens: options.teslaTokens ?? tokenProvider(config, logger, clock),
     logger: logger.child({ module: "tesla" }),
     clock,
   });
@@ -125,9 +135,10 @@ export async function startService(
       : { fallbackTimeZone: config.timeZone }),
   });
 
+  const ports = options.wrapPorts?.({ amber, tesla }) ?? { amber, tesla };
   const engine = new SyncEngine({
-    amber,
-    tesla: controls.guardTariffWrites(tesla),
+    amber: ports.amber,
+    tesla: controls.guardTariffWrites(ports.tesla),
     amberSiteId: amberSite.id,
     teslaSiteId,
     intervalLength,
@@ -138,6 +149,7 @@ export async function startService(
     settings: settingsFromConfig(config),
   });
   controls.attach(engine);
+  options.onEngine?.(engine);
 
   const feed = config.amber.liveFeed
     ? new AmberLiveFeed({

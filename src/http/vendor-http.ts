@@ -49,6 +49,11 @@ export interface VendorHttpOptions {
   maxBodyBytes?: number;
   /** Returns headers added to every request, such as the Authorization header. */
   headers?: () => Record<string, string> | Promise<Record<string, string>>;
+  /**
+   * Aborts every request of this client, for shutdown. A request aborted this
+   * way rejects with the signal's reason, which is not retryable.
+   */
+  signal?: AbortSignal;
 }
 
 /**
@@ -63,12 +68,14 @@ export class VendorHttp {
   readonly #maxBodyBytes: number;
   readonly #timeoutMs: number;
   readonly #headers: VendorHttpOptions["headers"];
+  readonly #signal: AbortSignal | undefined;
 
   constructor(options: VendorHttpOptions) {
     this.vendor = options.vendor;
     this.#headers = options.headers;
     this.#maxBodyBytes = options.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES;
     this.#timeoutMs = options.timeoutMs;
+    this.#signal = options.signal;
     this.#client = axios.create({
       baseURL: options.baseUrl,
       timeout: options.timeoutMs,
@@ -82,6 +89,7 @@ export class VendorHttp {
 
   /** Sends `request` and returns its parsed body, or throws a catalogue error. */
   async send(request: VendorRequest): Promise<VendorResponse> {
+    this.#signal?.throwIfAborted();
     const common = this.#headers === undefined ? {} : await this.#headers();
     const isForm = request.body instanceof URLSearchParams;
 
@@ -89,11 +97,15 @@ export class VendorHttp {
     // trickles its body could hold a request open forever. This deadline
     // covers the whole exchange.
     const deadline = AbortSignal.timeout(this.#timeoutMs);
+    const signal =
+      this.#signal === undefined
+        ? deadline
+        : AbortSignal.any([deadline, this.#signal]);
 
     let response: AxiosResponse<string>;
     try {
       response = await this.#client.request<string>({
-        signal: deadline,
+        signal,
         method: request.method,
         url: request.path,
         params: request.query,
@@ -108,6 +120,7 @@ export class VendorHttp {
         },
       });
     } catch (error) {
+      this.#signal?.throwIfAborted();
       throw this.#transportError(request, error, deadline.aborted);
     }
 

@@ -402,6 +402,63 @@ describe("AmberClient storms", () => {
   });
 });
 
+describe("AmberClient shutdown", () => {
+  it("rejects at once when aborted during a 429 pause", async () => {
+    standIn.faults.arm({ kind: "rate-limit", retryAfterSeconds: 300 });
+    const shutdown = new AbortController();
+    const { client, budget } = makeClient({ signal: shutdown.signal });
+    const call = client.listSites();
+    const failed = call.then(
+      () => undefined,
+      (error: unknown) => error,
+    );
+    while (clock.pending() === 0) {
+      await new Promise((resolve) => setTimeout(resolve, 1));
+    }
+    shutdown.abort(new Error("engine stopping"));
+    const error = await failed;
+
+    expect((error as Error).message).toBe("engine stopping");
+    expect(clock.pending()).toBe(0);
+    expect(standIn.requests).toHaveLength(1);
+    expect(budget.stats().inFlight).toBe(0);
+  });
+
+  it("aborts a request in flight", async () => {
+    standIn.faults.arm({ kind: "timeout" });
+    const shutdown = new AbortController();
+    const { client } = makeClient({
+      signal: shutdown.signal,
+      timeoutMs: 60_000,
+    });
+    const failed = client.listSites().then(
+      () => undefined,
+      (error: unknown) => error,
+    );
+    while (standIn.requests.length === 0) {
+      await new Promise((resolve) => setTimeout(resolve, 1));
+    }
+    shutdown.abort(new Error("engine stopping"));
+    const error = await failed;
+
+    expect((error as Error).message).toBe("engine stopping");
+    expect(standIn.requests).toHaveLength(1);
+  });
+
+  it("sends nothing once aborted", async () => {
+    const shutdown = new AbortController();
+    shutdown.abort(new Error("engine stopped"));
+    const { client } = makeClient({ signal: shutdown.signal });
+    const error = await client.listSites().then(
+      () => undefined,
+      (caught: unknown) => caught,
+    );
+
+    expect((error as Error).message).toBe("engine stopped");
+    expect(standIn.requests).toHaveLength(0);
+  });
+});
+
 describe("AmberClient secrets", () => {
   it("keeps the token out of logs and errors under every fault", async () => {
     const { logger, text } = capture();
