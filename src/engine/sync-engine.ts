@@ -714,7 +714,7 @@ export class SyncEngine extends EventEmitter<EngineEvents> {
     const confirmed = await this.#confirm(built.tariff);
     return {
       outcome: "uploaded",
-      reason: `${change.reason}${confirmed ? "; read-back confirmed" : "; read-back not confirmed"}`,
+      reason: `validated tariff accepted by Tesla (${change.reason}); read-back ${confirmed ? "confirmed" : "not confirmed"}`,
       writes: 1,
       built,
       timeZone: zone,
