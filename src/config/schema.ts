@@ -87,8 +87,8 @@ const syncSchema = z.strictObject({
   minWriteSpacingSeconds: z.number().min(60).max(3600).default(300),
   /** Minimum time between writes that a manual sync may not undercut, seconds. */
   manualWriteFloorSeconds: z.number().min(10).max(3600).default(60),
-  /** Delay after each 5-minute boundary before the scheduled sync, seconds. */
-  scheduleOffsetSeconds: z.number().min(0).max(240).default(35),
+  /** Delay after each 5-minute boundary before the scheduled sync, seconds. With the jitter it stays under the 300 s interval. */
+  scheduleOffsetSeconds: z.number().min(0).max(230).default(35),
   /** Upper bound of the random per-install delay added to the offset, seconds. */
   scheduleJitterSeconds: z.number().min(0).max(60).default(10),
   /** Half hours without a price that may be filled from the nearest day before refusing. */
@@ -104,6 +104,39 @@ const serverSchema = z.strictObject({
    */
   host: z.string().trim().min(1).default("127.0.0.1"),
   port: z.number().int().min(0).max(65535).default(5001),
+});
+
+const dashboardSchema = z.strictObject({
+  /**
+   * Password of the standalone dashboard, at least 8 characters. Without
+   * one, a live engine generates a password at first start and prints it
+   * once; the demo runs without login, on 127.0.0.1 only.
+   */
+  password: secret.optional(),
+  /** Serve Home Assistant's ingress panel; default on when SUPERVISOR_TOKEN is set. */
+  ingress: z.boolean().optional(),
+  /** Port of the ingress listener, the add-on's `ingress_port`. */
+  ingressPort: z.number().int().min(0).max(65535).default(8099),
+  /** Address the ingress listener binds to. */
+  ingressHost: z.string().trim().min(1).default("0.0.0.0"),
+  /** Client addresses the ingress listener answers; the Supervisor's by default. */
+  ingressAllowedAddresses: z
+    .array(z.string().trim().min(1))
+    .min(1)
+    .default(["172.30.32.2"]),
+  /** Lifetime of a dashboard login, hours. */
+  sessionHours: z.number().positive().max(720).default(12),
+  /** Time between live_status readings for the energy flow and history, seconds; 0 turns them off. */
+  energySampleSeconds: z
+    .number()
+    .min(0)
+    .max(3600)
+    .refine((seconds) => seconds === 0 || seconds >= 30, {
+      message: "must be 0 (off) or at least 30 seconds",
+    })
+    .default(60),
+  /** Days of price, energy and sync history kept. */
+  historyDays: z.number().int().min(1).max(3650).default(30),
 });
 
 const logSchema = z.strictObject({
@@ -124,6 +157,7 @@ export const configSchema = z.strictObject({
   timeZone: timeZone.optional(),
   sync: syncSchema.prefault({}),
   server: serverSchema.prefault({}),
+  dashboard: dashboardSchema.prefault({}),
   log: logSchema.prefault({}),
 });
 
