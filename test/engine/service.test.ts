@@ -152,9 +152,12 @@ describe("startService", () => {
       statusServer: false,
     });
     const engine = service.engine;
-    await vi.waitFor(() => {
-      expect(engine.status().live.state).toBe("connected");
-    });
+    await vi.waitFor(
+      () => {
+        expect(engine.status().live.state).toBe("connected");
+      },
+      { timeout: 10_000, interval: 20 },
+    );
     const received = new Promise((resolve) => engine.once("prices", resolve));
     parts.amber.pushLivePrices();
     await received;
