@@ -28,6 +28,12 @@ import { currentIntervalSchema, type CurrentInterval } from "./schemas.js";
 
 export const AMBER_LIVE_URL = "wss://api-ws.amber.com.au";
 
+/**
+ * Largest message accepted, in bytes: 1 MiB. A push carries one current
+ * interval per channel, about 2 kB; ws would otherwise buffer up to 100 MiB.
+ */
+export const MAX_MESSAGE_BYTES = 1024 * 1024;
+
 /** Options for an AmberLiveFeed. */
 export interface AmberLiveFeedOptions {
   /** WebSocket URL; default "wss://api-ws.amber.com.au". */
@@ -205,8 +211,11 @@ export class AmberLiveFeed extends EventEmitter<AmberLiveFeedEvents> {
     this.#connectAttempts += 1;
     this.#upgradeStatus = undefined;
 
+    // A larger message makes ws close the connection with code 1009, and the
+    // feed then reconnects like after any other close.
     const socket = new WebSocket(this.#url, {
       headers: { authorization: `Bearer ${this.#token}` },
+      maxPayload: MAX_MESSAGE_BYTES,
     });
     this.#socket = socket;
 

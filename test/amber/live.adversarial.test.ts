@@ -223,6 +223,22 @@ describe("AmberLiveFeed odd messages", () => {
   });
 });
 
+describe("AmberLiveFeed huge messages", () => {
+  it("drops a connection that sends over 1 MiB", async () => {
+    const padding = " ".repeat(2 * 1024 * 1024);
+    const server = await startScriptedServer((socket) => {
+      socket.send(JSON.stringify(push()) + padding);
+    });
+    const live = makeFeed({ url: server.url });
+    const received = collect(live);
+    live.start();
+    await until(() => live.status().state === "waiting");
+
+    expect(received).toHaveLength(0);
+    expect(server.connections()).toBe(1);
+  });
+});
+
 describe("AmberLiveFeed floods", () => {
   it("keeps up with 5000 pushes in a burst", async () => {
     const live = await startConnected();
