@@ -117,7 +117,11 @@ const priceUpdateSchema = z.object({
   service: z.literal("live-prices"),
   action: z.literal("price-update"),
   timestamp: z.union([z.string(), z.number()]).optional(),
-  data: z.object({ prices: z.array(z.unknown()) }),
+  data: z.object({
+    /** Site the prices belong to; absent in older pushes. */
+    siteId: z.string().optional(),
+    prices: z.array(z.unknown()),
+  }),
 });
 
 export class AmberLiveFeed extends EventEmitter<AmberLiveFeedEvents> {
@@ -297,7 +301,14 @@ export class AmberLiveFeed extends EventEmitter<AmberLiveFeedEvents> {
 
     const update = priceUpdateSchema.safeParse(message);
     if (update.success) {
-      this.#onPriceUpdate(update.data.timestamp, update.data.data.prices);
+      const { siteId, prices } = update.data.data;
+      if (siteId !== undefined && siteId !== this.#siteId) {
+        this.#skipInvalidPush(
+          `prices for another site, ${siteId.slice(0, 40)}`,
+        );
+        return;
+      }
+      this.#onPriceUpdate(update.data.timestamp, prices);
       return;
     }
 

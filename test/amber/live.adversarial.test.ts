@@ -239,6 +239,28 @@ describe("AmberLiveFeed huge messages", () => {
   });
 });
 
+describe("AmberLiveFeed other sites", () => {
+  it("skips a push for another site", async () => {
+    const live = await startConnected();
+    const received = collect(live);
+    standIn.sendLiveMessage(push("01OTHERSITE0000000000000000"));
+    standIn.sendLiveMessage(push(SITE));
+    await until(() => received.length === 1);
+
+    expect(received[0]?.siteId).toBe(SITE);
+    expect(live.status().invalidPushes).toBe(1);
+  });
+
+  it("accepts a push without a site id", async () => {
+    const live = await startConnected();
+    const received = collect(live);
+    standIn.sendLiveMessage(push(undefined));
+    await until(() => received.length === 1);
+
+    expect(live.status().invalidPushes).toBe(0);
+  });
+});
+
 describe("AmberLiveFeed floods", () => {
   it("keeps up with 5000 pushes in a burst", async () => {
     const live = await startConnected();
