@@ -6,7 +6,8 @@
  *
  * The feed keeps the connection healthy on its own. It pings every 30 s and
  * drops a connection that sends no pong within 10 s. It reconnects with
- * exponential backoff from 5 s to 60 s, with jitter. When no price has
+ * exponential backoff from 5 s to 60 s, with jitter, and the backoff starts
+ * over only after a connection stayed subscribed for 60 s. When no price has
  * arrived for 6 minutes, it emits "stale" and reconnects. An account without live-price access (HTTP 403 on the
  * upgrade, or a subscribe reply other than 200) gets one "disabled" event
  * and no more retries. Timers use the global setTimeout and setInterval, so
@@ -140,7 +141,10 @@ export class AmberLiveFeed extends EventEmitter<AmberLiveFeedEvents> {
   #socket: WebSocket | undefined;
   /** HTTP status of a rejected upgrade on the current socket. */
   #upgradeStatus: number | undefined;
+  /** Reconnects since the last connection that lasted `reconnectMaxMs`; sets the backoff step. */
   #failedAttempts = 0;
+  /** Epoch ms at which the current connection was subscribed. */
+  #subscribedAt: number | undefined;
   #connectAttempts = 0;
   #lastPriceAt: number | undefined;
   #lastPongAt: number | undefined;
@@ -333,8 +337,11 @@ export class AmberLiveFeed extends EventEmitter<AmberLiveFeedEvents> {
       return;
     }
 
+    // The backoff is reset when this connection closes after lasting long
+    // enough (see #onClose), not here: a server that accepts and then drops
+    // every subscription would otherwise be retried every 5 s forever.
     this.#state = "subscribed";
-    this.#failedAttempts = 0;
+    this.#subscribedAt = Date.now();
     if (this.#loggedFailures.size > 0) {
       this.#logger.info("Amber live prices reconnected");
       this.#loggedFailures.clear();
@@ -397,6 +404,13 @@ export class AmberLiveFeed extends EventEmitter<AmberLiveFeedEvents> {
       return;
     }
     const wasSubscribed = this.#state === "subscribed";
+    if (
+      wasSubscribed &&
+      this.#subscribedAt !== undefined &&
+      Date.now() - this.#subscribedAt >= this.#reconnectMaxMs
+    ) {
+      this.#failedAttempts = 0;
+    }
     this.#socket = undefined;
     this.#clearConnectionTimers();
 

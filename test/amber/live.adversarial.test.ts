@@ -304,6 +304,57 @@ describe("AmberLiveFeed closes", () => {
   );
 });
 
+describe("AmberLiveFeed reconnect storms", () => {
+  it("backs off when every subscription closes at once", async () => {
+    const server = await startScriptedServer((socket) => {
+      socket.close(1011, "overloaded");
+    });
+    const live = makeFeed({ url: server.url });
+    live.start();
+    await until(() => live.status().state === "waiting");
+    const delays: number[] = [];
+
+    for (let attempt = 0; attempt < 5; attempt += 1) {
+      const before = live.status().connectAttempts;
+      let waited = 0;
+      while (live.status().connectAttempts === before) {
+        await vi.advanceTimersByTimeAsync(1_000);
+        waited += 1_000;
+      }
+      delays.push(waited);
+      await until(() => live.status().state === "waiting");
+    }
+
+    expect(delays).toEqual([5_000, 10_000, 20_000, 40_000, 60_000]);
+  });
+
+  it("resets the backoff after a long-lived connection", async () => {
+    let drop: (() => void) | undefined;
+    const server = await startScriptedServer((socket) => {
+      drop = () => {
+        socket.close(1011, "restart");
+      };
+    });
+    const live = makeFeed({
+      url: server.url,
+      heartbeatIntervalMs: 60 * MINUTE,
+    });
+    live.start();
+    await until(() => live.status().state === "subscribed");
+    drop?.();
+    await until(() => live.status().state === "waiting");
+    await vi.advanceTimersByTimeAsync(5_000);
+    await until(() => live.status().state === "subscribed");
+    await vi.advanceTimersByTimeAsync(2 * MINUTE);
+    drop?.();
+    await until(() => live.status().state === "waiting");
+    const before = live.status().connectAttempts;
+    await vi.advanceTimersByTimeAsync(5_000);
+
+    expect(live.status().connectAttempts).toBe(before + 1);
+  });
+});
+
 describe("AmberLiveFeed stop", () => {
   it("stops cleanly while connecting", async () => {
     const url = await startSilentServer();
