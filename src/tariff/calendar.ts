@@ -221,6 +221,22 @@ export function resolveRate(
   season: string,
   label: string,
 ): number | undefined {
-  const own = charges[season]?.rates;
-  return own?.[label] ?? own?.["ALL"] ?? charges["ALL"]?.rates[label];
+  const own = ownValue(charges, season)?.rates;
+  const all = ownValue(charges, "ALL")?.rates;
+  return ownValue(own, label) ?? ownValue(own, "ALL") ?? ownValue(all, label);
+}
+
+/**
+ * Value of `key` in a record parsed from JSON, or undefined when the record
+ * is undefined or does not have the key. Labels and season names are free text, so a plain
+ * index would read a name such as `constructor` or `toString` from
+ * Object.prototype.
+ */
+export function ownValue<T>(
+  record: Readonly<Record<string, T>> | undefined,
+  key: string,
+): T | undefined {
+  return record !== undefined && Object.hasOwn(record, key)
+    ? record[key]
+    : undefined;
 }

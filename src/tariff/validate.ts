@@ -26,6 +26,7 @@ import {
   formatMinute,
   formatMonthDay,
   isShellSeason,
+  ownValue,
   periodDays,
   periodRanges,
   periodWraps,
@@ -392,9 +393,10 @@ function checkLabelsHaveRates(
 ): void {
   for (const [seasonName, season] of Object.entries(side.seasons)) {
     for (const label of Object.keys(season.tou_periods)) {
+      const seasonRates = ownValue(side.energy_charges, seasonName)?.rates;
       const rate =
         mode === "strict"
-          ? side.energy_charges[seasonName]?.rates[label]
+          ? ownValue(seasonRates, label)
           : resolveRate(side.energy_charges, seasonName, label);
       if (rate === undefined) {
         problems.push(
@@ -415,7 +417,7 @@ function checkRatesHavePeriods(
       if (seasonName === "ALL") {
         continue;
       }
-      const season = side.seasons[seasonName];
+      const season = ownValue(side.seasons, seasonName);
       if (season === undefined) {
         problems.push(
           `${sideName} ${table}.${seasonName}: season "${seasonName}" is not in seasons; remove the entry or add the season`,
@@ -423,7 +425,10 @@ function checkRatesHavePeriods(
         continue;
       }
       for (const label of Object.keys(entry.rates)) {
-        if (label !== "ALL" && season.tou_periods[label] === undefined) {
+        if (
+          label !== "ALL" &&
+          ownValue(season.tou_periods, label) === undefined
+        ) {
           problems.push(
             `${sideName} season "${seasonName}" label "${label}": has a rate in ${table} but no periods; remove the rate or add periods for it`,
           );

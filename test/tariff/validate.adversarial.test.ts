@@ -1,0 +1,204 @@
+/**
+ * Tariffs built to slip past the validator, and tariffs it must accept.
+ * Every problem it reports must name the place and say what to change.
+ */
+import { describe, expect, it } from "vitest";
+
+import { compareTariffs, tariffsEquivalent } from "../../src/tariff/compare.js";
+import {
+  lenientTariffSchema,
+  type TariffContentV2,
+} from "../../src/tariff/schema.js";
+import { validateTariff } from "../../src/tariff/validate.js";
+import { recordedTariff, twoRateTariff } from "./helpers.js";
+
+type Mode = "strict" | "lenient";
+type Side = TariffContentV2 | TariffContentV2["sell_tariff"];
+
+function problemsOf(tariff: unknown, mode: Mode = "strict"): string[] {
+  const result = validateTariff(tariff, mode);
+  return result.ok ? [] : result.problems;
+}
+
+/** The tariff after a round trip through JSON, as an uploaded body would be. */
+function viaJson(tariff: unknown): unknown {
+  return JSON.parse(JSON.stringify(tariff));
+}
+
+function sides(tariff: TariffContentV2): Side[] {
+  return [tariff, tariff.sell_tariff];
+}
+
+function year(side: Side) {
+  const season = side.seasons["Year"];
+  if (season === undefined) throw new Error("fixture has no Year season");
+  return season;
+}
+
+function yearRates(side: Side): Record<string, number> {
+  const rates = side.energy_charges["Year"]?.rates;
+  if (rates === undefined) throw new Error("fixture has no Year rates");
+  return rates;
+}
+
+/** Renames the label ON_PEAK to `label` on both sides, keeping its rate unless `keepRate` is false. */
+function relabel(label: string, keepRate = true): TariffContentV2 {
+  const tariff = twoRateTariff();
+  for (const side of sides(tariff)) {
+    const periods = year(side).tou_periods;
+    const rates = yearRates(side);
+    const onPeak = periods["ON_PEAK"];
+    const rate = rates["ON_PEAK"];
+    if (onPeak === undefined || rate === undefined) throw new Error("fixture");
+    delete periods["ON_PEAK"];
+    delete rates["ON_PEAK"];
+    Object.defineProperty(periods, label, {
+      value: onPeak,
+      enumerable: true,
+      configurable: true,
+      writable: true,
+    });
+    if (keepRate) {
+      Object.defineProperty(rates, label, {
+        value: rate,
+        enumerable: true,
+        configurable: true,
+        writable: true,
+      });
+    }
+  }
+  return tariff;
+}
+
+// Names that every plain JavaScript object inherits.
+const INHERITED = ["constructor", "toString", "valueOf", "hasOwnProperty"];
+
+describe("labels named like object members", () => {
+  it.each(INHERITED)("accepts a priced label %s", (label) => {
+    expect(problemsOf(viaJson(relabel(label)))).toEqual([]);
+  });
+
+  it.each(
+    INHERITED.flatMap(
+      (label) =>
+        [
+          [label, "strict"],
+          [label, "lenient"],
+        ] as const,
+    ),
+  )("rejects %s without a rate (%s)", (label, mode) => {
+    const problems = problemsOf(viaJson(relabel(label, false)), mode);
+    expect(problems).toContain(
+      `buy season "Year" label "${label}": has periods but no rate; add energy_charges.Year.rates.${label}`,
+    );
+  });
+
+  it.each(INHERITED)("rejects a rate %s without periods", (label) => {
+    const tariff = twoRateTariff();
+    Object.defineProperty(yearRates(tariff), label, {
+      value: 0.3,
+      enumerable: true,
+    });
+    expect(problemsOf(viaJson(tariff))).toContain(
+      `buy season "Year" label "${label}": has a rate in energy_charges but no periods; remove the rate or add periods for it`,
+    );
+  });
+
+  it.each(INHERITED)("rejects charges for season %s", (season) => {
+    const tariff = twoRateTariff();
+    Object.defineProperty(tariff.energy_charges, season, {
+      value: { rates: {} },
+      enumerable: true,
+    });
+    expect(problemsOf(viaJson(tariff))).toContain(
+      `buy energy_charges.${season}: season "${season}" is not in seasons; remove the entry or add the season`,
+    );
+  });
+
+  it.each(INHERITED)("compares an unpriced %s as unset", (label) => {
+    // Parsed without validation, as a read-back the caller did not check.
+    const tariff = lenientTariffSchema.parse(viaJson(relabel(label, false)));
+    const result = compareTariffs(twoRateTariff(), tariff);
+    expect(result.material).toBe(true);
+    expect(result.reason).toBe(
+      `buy price at Monday-Sunday 17:00-21:00, season "Year" is no longer set`,
+    );
+    expect(tariffsEquivalent(twoRateTariff(), tariff)).toBe(false);
+  });
+});
+
+describe("tariffs that must pass", () => {
+  it("accepts the recorded multi-season tariff leniently", () => {
+    expect(problemsOf(recordedTariff(), "lenient")).toEqual([]);
+  });
+
+  it("accepts Tesla's documented example shape", () => {
+    // Two labels on a full-year season, an evening peak and an off-peak
+    // period running to midnight written as 0:00, ALL rates at 0.
+    const window = (fromHour: number, toHour: number) => ({
+      fromDayOfWeek: 0,
+      toDayOfWeek: 6,
+      fromHour,
+      fromMinute: 0,
+      toHour,
+      toMinute: 0,
+    });
+    const side = (offPeak: number, onPeak: number, code: string) => ({
+      name: "Dynamic",
+      utility: "Amber",
+      code,
+      currency: "AUD",
+      daily_charges: [{ name: "Charge", amount: 0 }],
+      demand_charges: { ALL: { rates: { ALL: 0 } }, Year: { rates: {} } },
+      energy_charges: {
+        ALL: { rates: { ALL: 0 } },
+        Year: { rates: { OFF_PEAK: offPeak, ON_PEAK: onPeak } },
+      },
+      seasons: {
+        Year: {
+          fromMonth: 1,
+          fromDay: 1,
+          toMonth: 12,
+          toDay: 31,
+          tou_periods: {
+            OFF_PEAK: { periods: [window(0, 17), window(21, 0)] },
+            ON_PEAK: { periods: [window(17, 21)] },
+          },
+        },
+      },
+    });
+    const tariff = {
+      version: 1,
+      ...side(0.182, 0.441, "HEMS:DYN"),
+      sell_tariff: side(0.05, 0.15, ""),
+    };
+    expect(problemsOf(tariff, "strict")).toEqual([]);
+    expect(problemsOf(tariff, "lenient")).toEqual([]);
+  });
+
+  it("accepts the same label with other periods on the sell side", () => {
+    const tariff = twoRateTariff();
+    const sellYear = year(tariff.sell_tariff);
+    const [offPeakMorning, offPeakEvening] =
+      sellYear.tou_periods["OFF_PEAK"]?.periods ?? [];
+    const [onPeak] = sellYear.tou_periods["ON_PEAK"]?.periods ?? [];
+    if (!offPeakMorning || !offPeakEvening || !onPeak)
+      throw new Error("fixture");
+    offPeakMorning.toHour = 16;
+    onPeak.fromHour = 16;
+    onPeak.toHour = 20;
+    offPeakEvening.fromHour = 20;
+    expect(problemsOf(tariff)).toEqual([]);
+  });
+
+  it("accepts non-zero ALL rates only leniently", () => {
+    const tariff = twoRateTariff();
+    const all = tariff.energy_charges["ALL"];
+    if (all === undefined) throw new Error("fixture");
+    all.rates["ALL"] = 0.1;
+    expect(problemsOf(tariff, "lenient")).toEqual([]);
+    expect(problemsOf(tariff, "strict")).toEqual([
+      "buy energy_charges.ALL.rates.ALL is 0.1 $/kWh; keep ALL rates at 0 because Tesla does not document whether they add to the period rates",
+    ]);
+  });
+});
