@@ -109,6 +109,27 @@ export const ENV_VARIABLES: readonly EnvVariable[] = [
   },
   { name: "TESLA_SYNC_HOST", key: "server.host", kind: "string" },
   { name: "TESLA_SYNC_PORT", key: "server.port", kind: "integer" },
+  {
+    name: "TESLA_SYNC_DASHBOARD_PASSWORD",
+    key: "dashboard.password",
+    kind: "string",
+  },
+  { name: "TESLA_SYNC_INGRESS", key: "dashboard.ingress", kind: "boolean" },
+  {
+    name: "TESLA_SYNC_INGRESS_PORT",
+    key: "dashboard.ingressPort",
+    kind: "integer",
+  },
+  {
+    name: "TESLA_SYNC_ENERGY_SAMPLE_SECONDS",
+    key: "dashboard.energySampleSeconds",
+    kind: "number",
+  },
+  {
+    name: "TESLA_SYNC_HISTORY_DAYS",
+    key: "dashboard.historyDays",
+    kind: "integer",
+  },
   { name: "TESLA_SYNC_LOG_LEVEL", key: "log.level", kind: "string" },
   { name: "TESLA_SYNC_LOG_FORMAT", key: "log.format", kind: "string" },
 ];

@@ -70,6 +70,7 @@ export function resolveConfig(
   registerSecret(parsed.amber.token);
   registerSecret(parsed.tesla.token);
   registerSecret(parsed.tesla.fleet.refreshToken);
+  registerSecret(parsed.dashboard.password);
 
   return decideMode(parsed);
 }

@@ -14,10 +14,9 @@ import { pickAmberSite, pickEnergySite } from "../config/sites.js";
 import { createControls, type Controls } from "../controls/service.js";
 import { ConfigError } from "../errors.js";
 import type { Logger } from "../log.js";
-import {
-  startStatusServer,
-  type StatusServer,
-} from "../server/status-server.js";
+import { dashboardOptionsFromConfig } from "../server/dashboard-config.js";
+import type { StatusServer } from "../server/status-server.js";
+import { startWebServer } from "../server/web-server.js";
 import {
   FleetOAuthProvider,
   StaticTokenProvider,
@@ -186,11 +185,19 @@ export async function startService(
 
   try {
     if (options.statusServer ?? true) {
-      server = await startStatusServer({
+      server = await startWebServer({
+        ...dashboardOptionsFromConfig(config, {
+          tesla,
+          teslaSiteId,
+          amber,
+          amberSiteId: amberSite.id,
+          intervalLength,
+        }),
         engine,
         logger,
-        host: config.server.host,
-        port: config.server.port,
+        clock,
+        engineMode: options.mode ?? "live",
+        controls,
       });
     }
     // Before the startup sync, so a control that was active at shutdown

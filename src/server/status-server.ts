@@ -243,7 +243,7 @@ export async function startStatusServer(
   const url = `http://${host.includes(":") ? `[${host}]` : host}:${port}`;
   logger.info(
     { url },
-    `Status page at ${url}/${loopbackOnly ? "" : " (reachable from the network: there is no login yet, so keep it behind a trusted proxy)"}`,
+    `Status page at ${url}/${loopbackOnly || options.guard !== undefined ? "" : " (reachable from the network without a login, so keep it behind a trusted proxy)"}`,
   );
 
   return {

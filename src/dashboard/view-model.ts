@@ -1,0 +1,342 @@
+/**
+ * Pure functions behind the dashboard page: the JSON shapes the page reads,
+ * number and time formatting, and the chart series built from the status
+ * snapshot and the history routes. The browser bundle (client/*.mts) and
+ * the unit tests both import this file, so it uses nothing from Node.js or
+ * the DOM. Prices arrive in $/kWh and are shown in c/kWh, as Amber does.
+ */
+import type {
+  StatusSlot,
+  StatusSnapshot,
+  SyncResult,
+} from "../engine/types.js";
+
+/** A chart point: x in ms since the epoch, y in the chart's unit. */
+export interface Point {
+  x: number;
+  y: number;
+}
+
+/** `GET /api/dashboard`. */
+export interface DashboardResponse {
+  status: StatusSnapshot;
+  controls: ControlsView;
+  energy: EnergySampleView | null;
+  history: { available: boolean };
+  access: {
+    mode: "open" | "login" | "ingress";
+    csrfToken: string | null;
+    user: string | null;
+  };
+}
+
+/** The controls part of `GET /api/dashboard`, as the page reads it. */
+export interface ControlsView {
+  spike: {
+    enabled: boolean;
+    state: string;
+    region: string;
+    thresholdMwh: number;
+    lastPrice?: { priceMwh?: number } | undefined;
+    blockedBy?: string | undefined;
+    lastError?: string | undefined;
+  } | null;
+  curtailment: {
+    enabled: boolean;
+    state: string;
+    curtailed: boolean;
+    thresholdCents: number;
+    blockedBy?: string | undefined;
+    lastError?: string | undefined;
+  } | null;
+  force: {
+    state: string;
+    direction?: string | undefined;
+    endsAt?: number | undefined;
+    remainingMs: number;
+    lastError?: string | undefined;
+  } | null;
+}
+
+/** A live_status reading as the API sends it. */
+export interface EnergySampleView {
+  at: string | number;
+  solarW: number;
+  gridW: number;
+  batteryW: number;
+  homeW: number;
+  batteryPercent: number;
+}
+
+/** One row of `GET /api/history/prices`. */
+export interface PriceHistoryRow {
+  start: string;
+  minutes: number;
+  buy: number | null;
+  sell: number | null;
+  quality: "actual" | "estimate";
+  tariffBuy: number | null;
+  tariffSell: number | null;
+  spikeStatus: string | null;
+}
+
+/** One bucket of `GET /api/history/energy`. */
+export interface EnergyBucketView {
+  start: string;
+  solarWh: number;
+  gridImportWh: number;
+  gridExportWh: number;
+  batteryChargeWh: number;
+  batteryDischargeWh: number;
+  homeWh: number;
+  coveredMs: number;
+}
+
+/** `GET /api/history/energy`. */
+export interface EnergyHistoryResponse {
+  bucketMinutes: number;
+  totals: Omit<EnergyBucketView, "start" | "coveredMs">;
+  intervals: EnergyBucketView[];
+}
+
+/** Converts $/kWh to c/kWh, rounded to 0.01 c. */
+export function toCents(dollarsPerKwh: number): number {
+  return Math.round(dollarsPerKwh * 10_000) / 100;
+}
+
+/** Formats a $/kWh price as c/kWh, e.g. "-3.2 c/kWh"; "–" when unknown. */
+export function formatPrice(dollarsPerKwh: number | null | undefined): string {
+  if (dollarsPerKwh === null || dollarsPerKwh === undefined) {
+    return "–";
+  }
+  const cents = toCents(dollarsPerKwh);
+  const digits = Math.abs(cents) >= 100 ? 0 : 1;
+  return `${cents.toFixed(digits)} c/kWh`;
+}
+
+/** Formats watts as "450 W" or "3.25 kW" (sign dropped; direction is shown apart). */
+export function formatPower(watts: number): string {
+  const magnitude = Math.abs(watts);
+  return magnitude < 1000
+    ? `${Math.round(magnitude)} W`
+    : `${(magnitude / 1000).toFixed(2)} kW`;
+}
+
+/** Formats watt-hours as kWh with one decimal. */
+export function formatEnergy(wattHours: number): string {
+  return `${(wattHours / 1000).toFixed(1)} kWh`;
+}
+
+/** Formats a time as HH:MM in `timeZone`. */
+export function formatClock(at: string | number, timeZone: string): string {
+  return new Intl.DateTimeFormat("en-AU", {
+    timeZone,
+    hour: "2-digit",
+    minute: "2-digit",
+    hourCycle: "h23",
+  }).format(new Date(at));
+}
+
+/** Formats a time as "Mon 16 Jun, 14:05" in `timeZone`. */
+export function formatDateTime(at: string | number, timeZone: string): string {
+  return new Intl.DateTimeFormat("en-AU", {
+    timeZone,
+    weekday: "short",
+    day: "numeric",
+    month: "short",
+    hour: "2-digit",
+    minute: "2-digit",
+    hourCycle: "h23",
+  }).format(new Date(at));
+}
+
+/** The four series of the tariff chart, c/kWh, each a step line over the 24 hours. */
+export interface TariffSeries {
+  tariffBuy: Point[];
+  tariffSell: Point[];
+  amberBuy: Point[];
+  amberSell: Point[];
+  /** Half hours whose real buy or sell price is below zero and was written as zero. */
+  clampedSlots: number;
+}
+
+/**
+ * Builds the tariff chart from the status slots. Each slot gives a point at
+ * its start, and a last point at the end of the last slot closes the final
+ * step, so a chart drawn with "step after" shows every half hour in full.
+ */
+export function tariffSeries(slots: readonly StatusSlot[]): TariffSeries {
+  const sorted = [...slots].sort(
+    (a, b) => Date.parse(a.start) - Date.parse(b.start),
+  );
+  const series: TariffSeries = {
+    tariffBuy: [],
+    tariffSell: [],
+    amberBuy: [],
+    amberSell: [],
+    clampedSlots: 0,
+  };
+  for (const slot of sorted) {
+    const x = Date.parse(slot.start);
+    series.tariffBuy.push({ x, y: toCents(slot.buy) });
+    series.tariffSell.push({ x, y: toCents(slot.sell) });
+    series.amberBuy.push({ x, y: toCents(slot.buyActual) });
+    series.amberSell.push({ x, y: toCents(slot.sellActual) });
+    if (slot.buyActual < 0 || slot.sellActual < 0) {
+      series.clampedSlots += 1;
+    }
+  }
+  const last = sorted[sorted.length - 1];
+  if (last !== undefined) {
+    const x = Date.parse(last.end);
+    series.tariffBuy.push({ x, y: toCents(last.buy) });
+    series.tariffSell.push({ x, y: toCents(last.sell) });
+    series.amberBuy.push({ x, y: toCents(last.buyActual) });
+    series.amberSell.push({ x, y: toCents(last.sellActual) });
+  }
+  return series;
+}
+
+/** The series of the price history chart, c/kWh. */
+export interface PriceHistorySeries {
+  amberBuy: Point[];
+  amberSell: Point[];
+  tariffBuy: Point[];
+  tariffSell: Point[];
+}
+
+/** Builds the price history chart; rows without a value leave a gap. */
+export function priceHistorySeries(
+  rows: readonly PriceHistoryRow[],
+): PriceHistorySeries {
+  const series: PriceHistorySeries = {
+    amberBuy: [],
+    amberSell: [],
+    tariffBuy: [],
+    tariffSell: [],
+  };
+  for (const row of rows) {
+    const x = Date.parse(row.start);
+    if (row.buy !== null) {
+      series.amberBuy.push({ x, y: toCents(row.buy) });
+    }
+    if (row.sell !== null) {
+      series.amberSell.push({ x, y: toCents(row.sell) });
+    }
+    if (row.tariffBuy !== null) {
+      series.tariffBuy.push({ x, y: toCents(row.tariffBuy) });
+    }
+    if (row.tariffSell !== null) {
+      series.tariffSell.push({ x, y: toCents(row.tariffSell) });
+    }
+  }
+  return series;
+}
+
+/**
+ * The energy chart as a balance, kWh per bucket: what supplied energy
+ * (solar, grid import, battery discharge) above zero, and where it went
+ * (home, grid export, battery charge) below zero.
+ */
+export interface EnergySeries {
+  labels: number[];
+  solar: number[];
+  gridImport: number[];
+  batteryDischarge: number[];
+  home: number[];
+  gridExport: number[];
+  batteryCharge: number[];
+}
+
+/** Builds the energy chart from history buckets. */
+export function energySeries(
+  buckets: readonly EnergyBucketView[],
+): EnergySeries {
+  const kwh = (wattHours: number): number => Math.round(wattHours) / 1000;
+  return {
+    labels: buckets.map((bucket) => Date.parse(bucket.start)),
+    solar: buckets.map((bucket) => kwh(bucket.solarWh)),
+    gridImport: buckets.map((bucket) => kwh(bucket.gridImportWh)),
+    batteryDischarge: buckets.map((bucket) => kwh(bucket.batteryDischargeWh)),
+    home: buckets.map((bucket) => -kwh(bucket.homeWh)),
+    gridExport: buckets.map((bucket) => -kwh(bucket.gridExportWh)),
+    batteryCharge: buckets.map((bucket) => -kwh(bucket.batteryChargeWh)),
+  };
+}
+
+/** The energy flow card's text. */
+export interface FlowView {
+  solar: string;
+  grid: string;
+  gridDirection: "importing" | "exporting" | "idle";
+  battery: string;
+  batteryDirection: "charging" | "discharging" | "idle";
+  home: string;
+  batteryPercent: string;
+}
+
+/** Power below this is shown as idle, W. */
+const IDLE_WATTS = 20;
+
+/** Describes a live_status reading for the energy flow card. */
+export function flowView(sample: EnergySampleView): FlowView {
+  return {
+    solar: formatPower(sample.solarW),
+    grid: formatPower(sample.gridW),
+    gridDirection:
+      sample.gridW > IDLE_WATTS
+        ? "importing"
+        : sample.gridW < -IDLE_WATTS
+          ? "exporting"
+          : "idle",
+    battery: formatPower(sample.batteryW),
+    batteryDirection:
+      sample.batteryW > IDLE_WATTS
+        ? "discharging"
+        : sample.batteryW < -IDLE_WATTS
+          ? "charging"
+          : "idle",
+    home: formatPower(sample.homeW),
+    batteryPercent: `${Math.round(sample.batteryPercent)} %`,
+  };
+}
+
+/** Describes a sync result in one line, e.g. "uploaded: no tariff uploaded yet". */
+export function describeSync(
+  result: Pick<SyncResult, "outcome" | "reason">,
+): string {
+  return `${result.outcome}: ${result.reason}`;
+}
+
+/** Returns the rows of the API call table, busiest endpoint first. */
+export function callRows(
+  counters: Readonly<Record<string, number>>,
+): Array<[string, number]> {
+  return Object.entries(counters).sort(
+    (a, b) => b[1] - a[1] || a[0].localeCompare(b[0]),
+  );
+}
+
+/** Describes a control's state in one line for its panel. */
+export function describeSpike(
+  spike: NonNullable<ControlsView["spike"]>,
+): string {
+  const price =
+    spike.lastPrice?.priceMwh === undefined
+      ? ""
+      : `, AEMO ${spike.region} at $${spike.lastPrice.priceMwh.toFixed(0)}/MWh`;
+  const blocked =
+    spike.blockedBy === undefined ? "" : `, waiting for ${spike.blockedBy}`;
+  return `${spike.enabled ? "On" : "Off"}: ${spike.state} (threshold $${spike.thresholdMwh}/MWh${price})${blocked}`;
+}
+
+/** Describes the curtailment control's state in one line. */
+export function describeCurtailment(
+  curtailment: NonNullable<ControlsView["curtailment"]>,
+): string {
+  const blocked =
+    curtailment.blockedBy === undefined
+      ? ""
+      : `, waiting for ${curtailment.blockedBy}`;
+  return `${curtailment.enabled ? "On" : "Off"}: ${curtailment.curtailed ? "export blocked" : "export allowed"} (${curtailment.state}; curtails below ${curtailment.thresholdCents} c/kWh)${blocked}`;
+}
