@@ -8,10 +8,11 @@
  * drops a connection that sends no pong within 10 s. It reconnects with
  * exponential backoff from 5 s to 60 s, with jitter, and the backoff starts
  * over only after a connection stayed subscribed for 60 s. When no price has
- * arrived for 6 minutes, it emits "stale" and reconnects. An account without live-price access (HTTP 403 on the
- * upgrade, or a subscribe reply other than 200) gets one "disabled" event
- * and no more retries. Timers use the global setTimeout and setInterval, so
- * tests can drive the feed with fake timers.
+ * arrived for 6 minutes, it emits "stale" and reconnects. An account without
+ * live-price access (HTTP 401 or 403 on the upgrade, or a subscribe reply
+ * with a 4xx status other than 408 or 429) gets one "disabled" event and no
+ * more retries. Timers use the global setTimeout and setInterval, so tests
+ * can drive the feed with fake timers.
  */
 import { EventEmitter } from "node:events";
 
@@ -328,8 +329,21 @@ export class AmberLiveFeed extends EventEmitter<AmberLiveFeedEvents> {
   }
 
   #onSubscribeReply(status: number, message: string | undefined): void {
+    const detail = message === undefined ? "" : ` (${message.slice(0, 200)})`;
+    if (isTransientStatus(status)) {
+      // A server error or rate limit says nothing about the account, so it
+      // gets the usual reconnect with backoff rather than disabling the feed.
+      this.#logFailure(
+        `subscribe-${status}`,
+        `Amber live prices could not subscribe, status ${status}${detail}; reconnecting`,
+        { status },
+      );
+      this.#clearConnectionTimers();
+      this.#dropSocket();
+      this.#scheduleReconnect();
+      return;
+    }
     if (status !== 200) {
-      const detail = message === undefined ? "" : ` (${message})`;
       this.#disable(
         `Amber rejected the live-price subscription for site ${this.#siteId} with status ${status}${detail}. Live prices are probably not enabled for this account, so prices come from REST polling only.`,
         status,
@@ -553,6 +567,11 @@ export class AmberLiveFeed extends EventEmitter<AmberLiveFeedEvents> {
       );
     }
   }
+}
+
+/** True for subscribe statuses worth retrying: 408, 429 and 5xx. */
+function isTransientStatus(status: number): boolean {
+  return status === 408 || status === 429 || status >= 500;
 }
 
 function rawText(data: WebSocket.RawData): string {

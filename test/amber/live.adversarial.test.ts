@@ -355,6 +355,43 @@ describe("AmberLiveFeed reconnect storms", () => {
   });
 });
 
+describe("AmberLiveFeed subscribe replies", () => {
+  it.each([500, 502, 503, 429])(
+    "retries after a %i subscribe reply",
+    async (status) => {
+      const server = await startScriptedServer(() => undefined, {
+        status,
+        message: "try again later",
+      });
+      const live = makeFeed({ url: server.url });
+      const disabled: unknown[] = [];
+      live.on("disabled", (event) => disabled.push(event));
+      live.start();
+      await until(() => live.status().state === "waiting");
+      await vi.advanceTimersByTimeAsync(5_000);
+      await until(() => server.connections() === 2);
+
+      expect(disabled).toEqual([]);
+      expect(live.status().disabledReason).toBeUndefined();
+    },
+  );
+
+  it.each([401, 403, 404])(
+    "disables itself on a %i subscribe reply",
+    async (status) => {
+      const server = await startScriptedServer(() => undefined, { status });
+      const live = makeFeed({ url: server.url });
+      const disabled = once(live, "disabled");
+      live.start();
+      await disabled;
+      await vi.advanceTimersByTimeAsync(30 * MINUTE);
+
+      expect(live.status().state).toBe("disabled");
+      expect(server.connections()).toBe(1);
+    },
+  );
+});
+
 describe("AmberLiveFeed stop", () => {
   it("stops cleanly while connecting", async () => {
     const url = await startSilentServer();
