@@ -20,7 +20,7 @@ import WebSocket from "ws";
 import { z } from "zod";
 
 import { describeError, InvalidPayloadError } from "../errors.js";
-import { registerSecret, type Logger } from "../log.js";
+import { registerSecret, scrubText, type Logger } from "../log.js";
 import {
   groupByChannel,
   parseIntervalList,
@@ -254,7 +254,9 @@ export class AmberLiveFeed extends EventEmitter<AmberLiveFeedEvents> {
       });
     });
     socket.on("close", (code, reason) => {
-      this.#onClose(socket, code, reason.toString("utf8"));
+      // The reason is the server's text and goes into events that the
+      // dashboard shows, so registered secrets are removed from it.
+      this.#onClose(socket, code, scrubText(reason.toString("utf8")));
     });
   }
 
@@ -329,7 +331,8 @@ export class AmberLiveFeed extends EventEmitter<AmberLiveFeedEvents> {
   }
 
   #onSubscribeReply(status: number, message: string | undefined): void {
-    const detail = message === undefined ? "" : ` (${message.slice(0, 200)})`;
+    const detail =
+      message === undefined ? "" : ` (${scrubText(message).slice(0, 200)})`;
     if (isTransientStatus(status)) {
       // A server error or rate limit says nothing about the account, so it
       // gets the usual reconnect with backoff rather than disabling the feed.

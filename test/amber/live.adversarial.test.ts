@@ -1,5 +1,6 @@
 import { once } from "node:events";
 import { createServer, type Server, type Socket } from "node:net";
+import { Writable } from "node:stream";
 
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { WebSocketServer, type WebSocket } from "ws";
@@ -9,7 +10,7 @@ import {
   type AmberLiveFeedOptions,
   type LivePrices,
 } from "../../src/amber/live.js";
-import { silentLogger } from "../../src/log.js";
+import { createLogger, silentLogger, type Logger } from "../../src/log.js";
 import {
   DEFAULT_STAND_IN_SITE_ID,
   startAmberStandIn,
@@ -176,6 +177,22 @@ async function startSilentServer(): Promise<string> {
   );
   const { port } = server.address() as { port: number };
   return `ws://127.0.0.1:${port}`;
+}
+
+function capture(): { logger: Logger; text: () => string } {
+  const chunks: string[] = [];
+  const stream = new Writable({
+    write(chunk: Buffer, _encoding, callback) {
+      chunks.push(chunk.toString("utf8"));
+      callback();
+    },
+  });
+  const logger = createLogger({
+    level: "debug",
+    format: "json",
+    destination: stream,
+  });
+  return { logger, text: () => chunks.join("") };
 }
 
 describe("AmberLiveFeed odd messages", () => {
@@ -419,5 +436,28 @@ describe("AmberLiveFeed stop", () => {
 
     expect(live.status().state).toBe("stopped");
     expect(vi.getTimerCount()).toBe(0);
+  });
+});
+
+describe("AmberLiveFeed secrets", () => {
+  it("keeps the token out of logs and events", async () => {
+    const { logger, text } = capture();
+    const events: unknown[] = [];
+    const server = await startScriptedServer((socket) => {
+      socket.send(`not json ${TOKEN}`);
+      socket.send(JSON.stringify({ ...push(), data: { prices: [TOKEN] } }));
+      socket.close(4001, TOKEN);
+    });
+    const live = makeFeed({ url: server.url, logger });
+    for (const name of ["disconnected", "disabled", "stale"] as const) {
+      live.on(name, (event) => events.push(event));
+    }
+    live.start();
+    await until(() => events.length > 0);
+    await vi.advanceTimersByTimeAsync(10 * MINUTE);
+
+    expect(text()).not.toBe("");
+    expect(text()).not.toContain(TOKEN);
+    expect(JSON.stringify(events)).not.toContain(TOKEN);
   });
 });
