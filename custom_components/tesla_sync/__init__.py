@@ -44,6 +44,7 @@ async def async_setup_entry(hass: HomeAssistant, entry: TeslaSyncConfigEntry) ->
     await hass.config_entries.async_forward_entry_setups(entry, PLATFORMS)
     entry.async_on_unload(entry.add_update_listener(_async_entry_updated))
     entry.async_on_unload(bridge.async_shutdown)
+    bridge.absence_issue.async_start_clock()
     return True
 
 

@@ -34,6 +34,7 @@ from .const import (
     SERVICE_TIMEOUTS,
     STORAGE_VERSION,
 )
+from .issues import EngineAbsenceIssue
 from .models import MAX_STATE_LENGTH, EntityDeclaration
 
 if TYPE_CHECKING:
@@ -109,6 +110,7 @@ class EntryBridge:
             hass, STORAGE_VERSION, f"{DOMAIN}.{entry.entry_id}.entities"
         )
         self._disconnect_logged = False
+        self.absence_issue = EngineAbsenceIssue(hass, entry)
 
     # -- storage and platforms ------------------------------------------
 
@@ -258,6 +260,7 @@ class EntryBridge:
         if self._disconnect_logged:
             LOGGER.info("The Tesla Sync engine is connected again")
             self._disconnect_logged = False
+        self.absence_issue.async_engine_connected()
         self._async_write_all_states()
 
     @callback
@@ -279,6 +282,8 @@ class EntryBridge:
         self.session = None
         self.registered_keys.clear()
         self._async_fail_pending("engine_disconnected")
+        if reason != "entry unloaded":
+            self.absence_issue.async_start_clock()
         if reason != "replaced" and not self._disconnect_logged:
             LOGGER.warning(
                 "The Tesla Sync engine disconnected (%s); its entities are unavailable",
@@ -290,10 +295,12 @@ class EntryBridge:
     @callback
     def async_shutdown(self) -> None:
         """Tell the engine the entry is unloading and end its session."""
+        self.absence_issue.async_unload()
         session = self.session
         if session is None:
             return
-        self.async_send_command({"command": "entry_unloaded"})
+        if self.connected:
+            self.async_send_command({"command": "entry_unloaded"})
         self._async_end_session(session, reason="entry unloaded")
 
     @callback
@@ -520,9 +527,11 @@ class EntryBridge:
 
     def diagnostics(self) -> dict[str, Any]:
         """Describe the bridge state for diagnostics (no secrets here)."""
+        session = self.session
         return {
             "connected": self.connected,
             "engine_version": self.last_engine_version,
+            "engine_features": sorted(session.features) if session else [],
             "registered": sorted(self.registered_keys),
             "declarations": [d.as_storage() for d in self.declarations.values()],
             "devices": self.device_details,

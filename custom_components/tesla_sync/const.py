@@ -152,3 +152,7 @@ DEVICE_ENGINE: Final = "engine"
 DEVICES: Final = (DEVICE_AMBER_SITE, DEVICE_POWERWALL, DEVICE_ENGINE)
 
 STORAGE_VERSION: Final = 1
+
+# How long a loaded entry may go without a connected engine before a repair
+# issue explains how to start it. Long enough for the add-on to start after HA.
+ENGINE_ABSENT_DELAY: Final = timedelta(minutes=10)

@@ -38,7 +38,7 @@ async def test_diagnostics_redacts_secrets(
     # websocket client starts HA's HTTP server.
     assert await async_setup_component(hass, "diagnostics", {})
     engine = await engine_factory()
-    await engine.connect()
+    await engine.connect(features=["force", "spike_test"])
     await engine.register()
     # Keys the engine should never send, but which must still be redacted.
     hass.config_entries.async_update_entry(
@@ -65,6 +65,7 @@ async def test_diagnostics_redacts_secrets(
     assert diagnostics["entry"]["data"]["site_id"] == SITE_ACTIVE["id"]
     assert diagnostics["bridge"]["connected"] is True
     assert diagnostics["bridge"]["engine_version"] == "0.1.0"
+    assert diagnostics["bridge"]["engine_features"] == ["force", "spike_test"]
     assert "general_price" in diagnostics["bridge"]["registered"]
 
 
@@ -86,3 +87,4 @@ async def test_diagnostics_tesla_fleet_entry(
     for secret in SECRETS:
         assert secret not in text, secret
     assert diagnostics["bridge"]["connected"] is False
+    assert diagnostics["bridge"]["engine_features"] == []

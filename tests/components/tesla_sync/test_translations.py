@@ -95,6 +95,19 @@ def test_exception_keys_translated() -> None:
     assert keys == set(EN["exceptions"])
 
 
+def test_issue_keys_translated() -> None:
+    """Test every repair issue has a title and a description with its placeholders."""
+    code = _source("issues.py")
+    keys = set(re.findall(r'translation_key = "(\w+)"', code))
+    assert keys == set(EN["issues"])
+    for key in keys:
+        assert EN["issues"][key]["title"]
+        description = EN["issues"][key]["description"]
+        assert "{title}" in description
+        assert "{minutes}" in description
+    assert "{addon}" in EN["issues"]["engine_not_connected_addon"]["description"]
+
+
 def test_entity_names_translated() -> None:
     """Test every entity of the product, and every test declaration, has a name."""
     for platform, keys in PRODUCT_KEYS.items():
