@@ -16,6 +16,8 @@
  * Each problem names the side, season, label, weekday or time involved and
  * what to change.
  */
+import type { z } from "zod";
+
 import { TariffInvalidError } from "../errors.js";
 import {
   DAY_NAMES,
@@ -72,7 +74,9 @@ export function validateTariff(
   if (!parsed.success) {
     return {
       ok: false,
-      problems: parsed.error.issues.map((issue) => describeIssue(issue, mode)),
+      problems: parsed.error.issues.map((issue) =>
+        describeIssue(issue, mode, tariff),
+      ),
     };
   }
 
@@ -109,17 +113,81 @@ export function assertValidTariff(
   return result.tariff;
 }
 
+/** What to write instead, by the type zod expected. */
+const EXPECTED_VALUE: Readonly<Record<string, string>> = {
+  number: "a finite number",
+  int: "a whole number",
+  string: "a string",
+  array: "an array",
+  object: "an object",
+  record: "an object",
+  boolean: "true or false",
+};
+
 function describeIssue(
-  issue: { code: string; path: PropertyKey[]; message: string },
+  issue: z.core.$ZodIssue,
   mode: TariffMode,
+  input: unknown,
 ): string {
   const path = formatPath(issue.path);
-  if (issue.code === "invalid_type" && issue.message.endsWith("undefined")) {
-    return mode === "strict"
-      ? `${path}: is missing; tariffs this engine writes must set every field explicitly`
-      : `${path}: is missing`;
+  const value = valueAt(input, issue.path);
+  switch (issue.code) {
+    case "invalid_type":
+      if (value === undefined) {
+        return mode === "strict"
+          ? `${path}: is missing; tariffs this engine writes must set every field explicitly`
+          : `${path}: is missing`;
+      }
+      return `${path} is ${describeValue(value)}; use ${EXPECTED_VALUE[issue.expected] ?? issue.expected}`;
+    case "unrecognized_keys": {
+      const keys = issue.keys.map((key) => JSON.stringify(key)).join(", ");
+      const noun = issue.keys.length === 1 ? "key" : "keys";
+      const pronoun = issue.keys.length === 1 ? "it" : "them";
+      return `${path} has the unknown ${noun} ${keys}; remove ${pronoun}, because tariffs this engine writes contain only the documented keys`;
+    }
+    case "too_small":
+      if (issue.path.at(-1) === "currency") {
+        return `${path} is ${describeValue(value)}; use a currency code such as AUD`;
+      }
+      return `${path} is ${describeValue(value)}; ${issue.message}`;
+    default:
+      return `${path} is ${describeValue(value)}; ${issue.message}`;
   }
-  return `${path}: ${issue.message}`;
+}
+
+/** The value at `path` inside `input`, or undefined when some part is missing. */
+function valueAt(input: unknown, path: readonly PropertyKey[]): unknown {
+  let value = input;
+  for (const key of path) {
+    if (value === null || typeof value !== "object") {
+      return undefined;
+    }
+    value = (value as Record<PropertyKey, unknown>)[key];
+  }
+  return value;
+}
+
+/**
+ * Describes a value for a message in at most about 60 characters. Arrays and
+ * objects are summarised rather than serialised, because JSON.stringify of
+ * a deeply nested value overflows the stack.
+ */
+function describeValue(value: unknown): string {
+  let text: string;
+  if (typeof value === "number" && !Number.isFinite(value)) {
+    text = String(value);
+  } else if (Array.isArray(value)) {
+    text = `an array of ${value.length} ${value.length === 1 ? "item" : "items"}`;
+  } else if (value !== null && typeof value === "object") {
+    const keys = Object.keys(value);
+    text =
+      keys.length === 0
+        ? "an empty object"
+        : `an object with keys ${keys.slice(0, 5).join(", ")}`;
+  } else {
+    text = JSON.stringify(value) ?? String(value);
+  }
+  return text.length > 60 ? `${text.slice(0, 60)}…` : text;
 }
 
 function formatPath(path: readonly PropertyKey[]): string {

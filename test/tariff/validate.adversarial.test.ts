@@ -202,3 +202,109 @@ describe("tariffs that must pass", () => {
     ]);
   });
 });
+
+describe("schema problems", () => {
+  // Each problem names the field, shows the value and says what to write.
+  const cases: Array<
+    [string, (raw: Record<string, unknown>) => void, string, Mode?]
+  > = [
+    [
+      "a null rate",
+      (raw) => setAt(raw, "energy_charges.Year.rates.ON_PEAK", null),
+      "energy_charges.Year.rates.ON_PEAK is null; use a finite number",
+    ],
+    [
+      "an infinite rate from JSON",
+      (raw) =>
+        setAt(raw, "energy_charges.Year.rates.ON_PEAK", JSON.parse("1e999")),
+      "energy_charges.Year.rates.ON_PEAK is Infinity; use a finite number",
+    ],
+    [
+      "a NaN rate",
+      (raw) =>
+        setAt(raw, "sell_tariff.energy_charges.Year.rates.ON_PEAK", Number.NaN),
+      "sell_tariff.energy_charges.Year.rates.ON_PEAK is NaN; use a finite number",
+    ],
+    [
+      "a rate written as text",
+      (raw) => setAt(raw, "energy_charges.Year.rates.ON_PEAK", "0.4"),
+      'energy_charges.Year.rates.ON_PEAK is "0.4"; use a finite number',
+    ],
+    [
+      "a fractional hour",
+      (raw) =>
+        setAt(raw, "seasons.Year.tou_periods.ON_PEAK.periods.0.fromHour", 17.5),
+      "seasons.Year.tou_periods.ON_PEAK.periods[0].fromHour is 17.5; use a whole number",
+    ],
+    [
+      "a fractional hour read back",
+      (raw) =>
+        setAt(raw, "seasons.Year.tou_periods.ON_PEAK.periods.0.fromHour", 17.5),
+      "seasons.Year.tou_periods.ON_PEAK.periods[0].fromHour is 17.5; use a whole number",
+      "lenient",
+    ],
+    [
+      "periods as an object",
+      (raw) => setAt(raw, "seasons.Year.tou_periods.ON_PEAK.periods", {}),
+      "seasons.Year.tou_periods.ON_PEAK.periods is an empty object; use an array",
+    ],
+    [
+      "a version as text",
+      (raw) => setAt(raw, "version", "1"),
+      'version is "1"; use a finite number',
+    ],
+    [
+      "an unknown key",
+      (raw) => setAt(raw, "seasons.Year.extra", 1),
+      'seasons.Year has the unknown key "extra"; remove it, because tariffs this engine writes contain only the documented keys',
+    ],
+    [
+      "an empty currency",
+      (raw) => setAt(raw, "currency", ""),
+      'currency is ""; use a currency code such as AUD',
+    ],
+    [
+      "a missing sell tariff",
+      (raw) => delete raw["sell_tariff"],
+      "sell_tariff: is missing; tariffs this engine writes must set every field explicitly",
+    ],
+  ];
+
+  it.each(cases)("reports %s", (_name, breakIt, expected, mode = "strict") => {
+    const raw = viaJson(twoRateTariff()) as Record<string, unknown>;
+    breakIt(raw);
+    expect(problemsOf(raw, mode)).toEqual([expected]);
+  });
+
+  it("reports a deeply nested rate", () => {
+    const depth = 100_000;
+    const raw = JSON.parse(
+      JSON.stringify(twoRateTariff()).replace(
+        '"ON_PEAK":0.441',
+        `"ON_PEAK":${"[".repeat(depth)}${"]".repeat(depth)}`,
+      ),
+    ) as unknown;
+    expect(problemsOf(raw)).toEqual([
+      "energy_charges.Year.rates.ON_PEAK is an array of 1 item; use a finite number",
+    ]);
+  });
+
+  it("reports a tariff that is not an object", () => {
+    expect(problemsOf("tariff")).toEqual(['tariff is "tariff"; use an object']);
+  });
+});
+
+/** Sets the value at a dotted path, creating nothing: every parent must exist. */
+function setAt(
+  root: Record<string, unknown>,
+  path: string,
+  value: unknown,
+): void {
+  const keys = path.split(".");
+  const last = keys.pop() ?? "";
+  let node = root as Record<string, unknown>;
+  for (const key of keys) {
+    node = node[key] as Record<string, unknown>;
+  }
+  node[last] = value;
+}

@@ -167,12 +167,12 @@ describe("validateTariff", () => {
     [
       "NaN rate",
       (t) => (buyRates(t)["ON_PEAK"] = Number.NaN),
-      "energy_charges.Year.rates.ON_PEAK: Invalid input: expected number, received NaN",
+      "energy_charges.Year.rates.ON_PEAK is NaN; use a finite number",
     ],
     [
       "infinite rate",
       (t) => (buyRates(t)["ON_PEAK"] = Number.POSITIVE_INFINITY),
-      "energy_charges.Year.rates.ON_PEAK: Invalid input: expected number, received Infinity",
+      "energy_charges.Year.rates.ON_PEAK is Infinity; use a finite number",
     ],
     [
       "season gap",
@@ -301,9 +301,7 @@ describe("validateTariff", () => {
   });
 
   it("rejects non-objects", () => {
-    expect(problemsOf("tariff")).toEqual([
-      "tariff: Invalid input: expected object, received string",
-    ]);
+    expect(problemsOf("tariff")).toEqual(['tariff is "tariff"; use an object']);
   });
 });
 
