@@ -197,7 +197,7 @@ describe("tariff command errors", () => {
       "a body that is not an array",
       ["--prices", "@bad-not-array.json"],
       1,
-      'is not a valid Amber prices body: expected an array of intervals, got {"message":"Too many requests"}; save the unmodified response body of /prices or /prices/current',
+      "is not a valid Amber prices body: expected an array of intervals, got an object with keys message; save the unmodified response body of /prices or /prices/current",
     ],
     [
       "a missing field",
