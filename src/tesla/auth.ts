@@ -6,12 +6,14 @@
  */
 import { createHash } from "node:crypto";
 
+import { z } from "zod";
+
 import { AuthError, ConfigError, RequestRejectedError } from "../errors.js";
 import { withRetry } from "../http/retry.js";
 import { parsePayload, VendorHttp } from "../http/vendor-http.js";
 import { registerSecret, type Logger } from "../log.js";
 import { systemClock, type Clock } from "../util/clock.js";
-import { tokenResponseSchema } from "./schemas.js";
+import { tokenResponseSchema, type TokenResponse } from "./schemas.js";
 import type { StoredTeslaTokens, TokenPersistence } from "./token-store.js";
 
 /** Tesla's OAuth token endpoint for Fleet API clients. */
@@ -362,22 +364,21 @@ export class FleetOAuthProvider implements TokenProvider {
       }
     }
 
-    const parsed = parsePayload(
-      "tesla",
-      "OAuth token response",
-      tokenResponseSchema,
-      body,
-    );
-    registerSecret(parsed.access_token);
-    registerSecret(parsed.refresh_token);
-
+    const parsed = await this.#parseTokenResponse(body, refreshToken);
     const now = this.#clock.now();
-    const expiresInSeconds = parsed.expires_in ?? DEFAULT_EXPIRES_IN_SECONDS;
+    const expiresInSeconds = tokenLifetimeSeconds(parsed.expires_in);
+    if (expiresInSeconds === undefined && parsed.expires_in !== undefined) {
+      this.#logger.warn(
+        { defaultSeconds: DEFAULT_EXPIRES_IN_SECONDS },
+        "Tesla sent an invalid expires_in with the new token; assuming the default lifetime",
+      );
+    }
     const tokens: RefreshedTokens = {
       version: 1,
       refreshToken: parsed.refresh_token ?? refreshToken,
       accessToken: parsed.access_token,
-      accessTokenExpiresAt: now + expiresInSeconds * 1000,
+      accessTokenExpiresAt:
+        now + (expiresInSeconds ?? DEFAULT_EXPIRES_IN_SECONDS) * 1000,
       savedAt: new Date(now).toISOString(),
       ...(this.#seedHash === undefined ? {} : { seedHash: this.#seedHash }),
     };
@@ -388,6 +389,47 @@ export class FleetOAuthProvider implements TokenProvider {
       "Refreshed the Tesla access token",
     );
     return tokens;
+  }
+
+  /**
+   * Parses a successful grant. When it has a new refresh token but no
+   * usable access token, the new refresh token is saved before the
+   * InvalidPayloadError is thrown, because the one sent is already spent.
+   */
+  async #parseTokenResponse(
+    body: unknown,
+    sentRefreshToken: string,
+  ): Promise<TokenResponse> {
+    const rotated = z
+      .looseObject({ refresh_token: z.string().min(1) })
+      .safeParse(body);
+    if (rotated.success) {
+      registerSecret(rotated.data.refresh_token);
+    }
+    try {
+      const parsed = parsePayload(
+        "tesla",
+        "OAuth token response",
+        tokenResponseSchema,
+        body,
+      );
+      registerSecret(parsed.access_token);
+      return parsed;
+    } catch (error) {
+      const refreshToken = rotated.success
+        ? rotated.data.refresh_token
+        : undefined;
+      if (refreshToken !== undefined && refreshToken !== sentRefreshToken) {
+        this.#refreshToken = refreshToken;
+        await this.#store.save({
+          version: 1,
+          refreshToken,
+          savedAt: new Date(this.#clock.now()).toISOString(),
+          ...(this.#seedHash === undefined ? {} : { seedHash: this.#seedHash }),
+        });
+      }
+      throw error;
+    }
   }
 
   /** Sends one refresh grant, retrying timeouts, 5xx and 429 with backoff. */
@@ -432,6 +474,20 @@ export class FleetOAuthProvider implements TokenProvider {
     }
     return error;
   }
+}
+
+/**
+ * Reads `expires_in` as a positive number of seconds, from a number or a
+ * numeric string. Returns undefined for anything else, 0 and negatives
+ * included, and the caller then assumes DEFAULT_EXPIRES_IN_SECONDS: a token
+ * that turns out to be expired earns a 401, which triggers a refresh.
+ */
+function tokenLifetimeSeconds(value: unknown): number | undefined {
+  const seconds =
+    typeof value === "string" && value.trim() !== "" ? Number(value) : value;
+  return typeof seconds === "number" && Number.isFinite(seconds) && seconds > 0
+    ? seconds
+    : undefined;
 }
 
 /** Returns the SHA-256 of a token as hex, safe to store beside it. */

@@ -242,13 +242,21 @@ export const fleetErrorSchema = z.looseObject({
 
 // ---------------------------------------------------------------- OAuth
 
-/** Tesla's response to a refresh-token grant. */
+/**
+ * Tesla's response to a refresh-token grant. Only `access_token` is
+ * required: by the time this arrives the refresh token sent is spent, so a
+ * field of an odd type must not make the engine drop the rotated one.
+ */
 export const tokenResponseSchema = z.looseObject({
   access_token: z.string().min(1),
   /** The rotated refresh token; the one sent is no longer valid. */
   refresh_token: z.string().min(1).optional(),
-  /** Access-token lifetime in seconds; 28800 (8 h) is assumed when absent. */
-  expires_in: z.number().positive().optional(),
+  /**
+   * Access-token lifetime in seconds. Read by `tokenLifetimeSeconds`,
+   * which also takes a numeric string and replaces anything else with
+   * 28800 (8 h).
+   */
+  expires_in: z.unknown().optional(),
   token_type: z.string().optional(),
 });
 export type TokenResponse = z.infer<typeof tokenResponseSchema>;

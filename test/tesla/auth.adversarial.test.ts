@@ -5,7 +5,7 @@ import { inspect } from "node:util";
 
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 
-import { StateStoreError } from "../../src/errors.js";
+import { InvalidPayloadError, StateStoreError } from "../../src/errors.js";
 import { createLogger, silentLogger, type Logger } from "../../src/log.js";
 import {
   startTeslaStandIn,
@@ -182,6 +182,42 @@ describe("FleetOAuthProvider without a refresh token", () => {
 
     expect(accessToken).toBe("auth-adversarial-access-1");
     expect((await stored()).refreshToken).toBe(INITIAL_REFRESH);
+  });
+});
+
+describe("FleetOAuthProvider odd token responses", () => {
+  it.each<[string, unknown, number]>([
+    ["a numeric string", "3600", 3600 * 1000],
+    ["zero", 0, 28_800 * 1000],
+    ["a negative number", -60, 28_800 * 1000],
+    ["a word", "soon", 28_800 * 1000],
+    ["null", null, 28_800 * 1000],
+  ])(
+    "saves the rotated token when expires_in is %s",
+    async (_name, expiresIn, lifetimeMs) => {
+      const server = await startTokenServer(() => ({ expires_in: expiresIn }));
+      const tokens = provider({ tokenUrl: server.url });
+      const accessToken = await tokens.accessToken();
+      const saved = await stored();
+
+      expect(accessToken).toBe("auth-adversarial-access-1");
+      expect(saved.refreshToken).toBe(server.refreshToken());
+      expect(saved.accessTokenExpiresAt).toBe(clock.now() + lifetimeMs);
+    },
+  );
+
+  it("saves the rotated token when access_token is missing", async () => {
+    const server = await startTokenServer((grant) =>
+      grant === 1 ? { access_token: undefined } : {},
+    );
+    const tokens = provider({ tokenUrl: server.url });
+    const error = await failure(tokens.accessToken());
+    const afterRestart = provider({ tokenUrl: server.url });
+    const accessToken = await afterRestart.accessToken();
+
+    expect(error).toBeInstanceOf(InvalidPayloadError);
+    expect(accessToken).toBe("auth-adversarial-access-2");
+    expect(server.grants()).toBe(2);
   });
 });
 
