@@ -97,6 +97,7 @@ export class LoginLimiter {
   /** Counts a wrong password from `address` and locks as the rules say. */
   recordFailure(address: string): void {
     const now = this.#clock.now();
+    this.#forgetStale(now);
     const record = this.#addresses.get(address) ?? emptyRecord();
     this.#addresses.delete(address);
     this.#addresses.set(address, record);

@@ -1,0 +1,182 @@
+import { describe, expect, it } from "vitest";
+
+import {
+  callRows,
+  energySeries,
+  flowView,
+  formatClock,
+  formatEnergy,
+  formatPower,
+  formatPrice,
+  priceHistorySeries,
+  tariffSeries,
+  toCents,
+} from "../../src/dashboard/view-model.js";
+import type { StatusSlot } from "../../src/engine/types.js";
+
+function slot(
+  start: string,
+  end: string,
+  buyActual: number,
+  sellActual: number,
+): StatusSlot {
+  return {
+    label: "PERIOD",
+    start,
+    end,
+    buy: Math.max(0, buyActual),
+    sell: Math.max(0, sellActual),
+    buyActual,
+    sellActual,
+    source: {},
+    spikeStatus: "none",
+    notes: [],
+  };
+}
+
+describe("view model formatting", () => {
+  it.each([
+    [0.2512, "25.1 c/kWh"],
+    [-0.031, "-3.1 c/kWh"],
+    [1.5, "150 c/kWh"],
+    [null, "–"],
+    [undefined, "–"],
+  ])("formats price %s", (value, expected) => {
+    expect(formatPrice(value)).toBe(expected);
+  });
+
+  it.each([
+    [450.4, "450 W"],
+    [-3250, "3.25 kW"],
+    [1000, "1.00 kW"],
+  ])("formats power %s", (watts, expected) => {
+    expect(formatPower(watts)).toBe(expected);
+  });
+
+  it("formats energy in kWh", () => {
+    expect(formatEnergy(12_345)).toBe("12.3 kWh");
+  });
+
+  it("formats time in the site zone", () => {
+    expect(formatClock("2025-06-16T00:05:00Z", "Australia/Sydney")).toBe(
+      "10:05",
+    );
+    expect(formatClock("2025-06-16T00:05:00Z", "Australia/Adelaide")).toBe(
+      "09:35",
+    );
+  });
+
+  it("rounds cents", () => {
+    expect(toCents(0.123456)).toBe(12.35);
+  });
+});
+
+describe("tariff series", () => {
+  const slots = [
+    slot("2025-06-16T10:30:00+10:00", "2025-06-16T11:00:00+10:00", 0.3, 0.1),
+    slot(
+      "2025-06-16T10:00:00+10:00",
+      "2025-06-16T10:30:00+10:00",
+      -0.02,
+      -0.04,
+    ),
+  ];
+
+  it("orders slots and closes the last step", () => {
+    const series = tariffSeries(slots);
+
+    expect(series.tariffBuy.map((point) => point.x)).toEqual([
+      Date.parse("2025-06-16T00:00:00Z"),
+      Date.parse("2025-06-16T00:30:00Z"),
+      Date.parse("2025-06-16T01:00:00Z"),
+    ]);
+    expect(series.tariffBuy.map((point) => point.y)).toEqual([0, 30, 30]);
+  });
+
+  it("shows negative prices beside the clamp", () => {
+    const series = tariffSeries(slots);
+
+    expect(series.amberBuy[0]?.y).toBe(-2);
+    expect(series.tariffBuy[0]?.y).toBe(0);
+    expect(series.amberSell[0]?.y).toBe(-4);
+    expect(series.clampedSlots).toBe(1);
+  });
+
+  it("is empty without slots", () => {
+    expect(tariffSeries([]).tariffBuy).toEqual([]);
+  });
+});
+
+describe("history series", () => {
+  it("leaves gaps for missing values", () => {
+    const series = priceHistorySeries([
+      {
+        start: "2025-06-16T00:00:00.000Z",
+        minutes: 5,
+        buy: 0.2,
+        sell: null,
+        quality: "actual",
+        tariffBuy: null,
+        tariffSell: 0.05,
+        spikeStatus: null,
+      },
+    ]);
+
+    expect(series.amberBuy).toEqual([
+      { x: Date.parse("2025-06-16T00:00:00Z"), y: 20 },
+    ]);
+    expect(series.amberSell).toEqual([]);
+    expect(series.tariffBuy).toEqual([]);
+    expect(series.tariffSell).toHaveLength(1);
+  });
+
+  it("balances energy around zero", () => {
+    const series = energySeries([
+      {
+        start: "2025-06-16T00:00:00.000Z",
+        solarWh: 2000,
+        gridImportWh: 100,
+        gridExportWh: 500,
+        batteryChargeWh: 800,
+        batteryDischargeWh: 0,
+        homeWh: 800,
+        coveredMs: 3_600_000,
+      },
+    ]);
+
+    expect(series.solar).toEqual([2]);
+    expect(series.gridImport).toEqual([0.1]);
+    expect(series.home).toEqual([-0.8]);
+    expect(series.gridExport).toEqual([-0.5]);
+    expect(series.batteryCharge).toEqual([-0.8]);
+  });
+});
+
+describe("flow view", () => {
+  it.each([
+    [1500, -2000, "importing", "charging"],
+    [-1500, 2000, "exporting", "discharging"],
+    [10, -10, "idle", "idle"],
+  ])("describes grid %i and battery %i", (gridW, batteryW, grid, battery) => {
+    const view = flowView({
+      at: "2025-06-16T00:00:00Z",
+      solarW: 0,
+      gridW,
+      batteryW,
+      homeW: 500,
+      batteryPercent: 55.4,
+    });
+
+    expect(view.gridDirection).toBe(grid);
+    expect(view.batteryDirection).toBe(battery);
+    expect(view.batteryPercent).toBe("55 %");
+  });
+
+  it("sorts call counters busiest first", () => {
+    expect(callRows({ "GET b": 1, "GET a": 1, "POST c": 5 })).toEqual([
+      ["POST c", 5],
+      ["GET a", 1],
+      ["GET b", 1],
+    ]);
+  });
+});
