@@ -121,7 +121,7 @@ export interface FleetOAuthOptions {
   clock?: Clock;
   /** Timeout of one token request, ms; default 30000. */
   timeoutMs?: number;
-  /** Refresh this long before the access token expires, ms; default 5 minutes. */
+  /** Refresh this long before the access token expires, ms, but at most half its lifetime; default 5 minutes. */
   refreshMarginMs?: number;
   /** Attempts per refresh for timeouts, 5xx and 429; default 3. */
   maxAttempts?: number;
@@ -129,6 +129,14 @@ export interface FleetOAuthOptions {
   baseDelayMs?: number;
   /** Pause before the one retry after Tesla rejects a refresh, ms; default 5000. */
   authRetryDelayMs?: number;
+}
+
+/** An access token in memory; times in ms since the epoch. */
+interface AccessToken {
+  token: string;
+  expiresAt: number;
+  /** When accessToken() stops handing it out and refreshes instead. */
+  refreshAt: number;
 }
 
 type RefreshedTokens = StoredTeslaTokens & {
@@ -163,7 +171,7 @@ export class FleetOAuthProvider implements TokenProvider {
   #loading: Promise<void> | undefined;
   #refreshToken: string | undefined;
   #seedHash: string | undefined;
-  #access: { token: string; expiresAt: number } | undefined;
+  #access: AccessToken | undefined;
   #unsaved: RefreshedTokens | undefined;
   #refreshing: Promise<string> | undefined;
   /** Set once Tesla rejected the refresh token twice; later calls fail fast. */
@@ -229,7 +237,7 @@ export class FleetOAuthProvider implements TokenProvider {
       this.#refreshing === undefined &&
       this.#unsaved === undefined &&
       access !== undefined &&
-      this.#clock.now() < access.expiresAt - this.#marginMs
+      this.#clock.now() < access.refreshAt
     ) {
       return access.token;
     }
@@ -271,15 +279,7 @@ export class FleetOAuthProvider implements TokenProvider {
     ) {
       this.#refreshToken = stored.refreshToken;
       this.#seedHash = stored.seedHash;
-      if (
-        stored.accessToken !== undefined &&
-        stored.accessTokenExpiresAt !== undefined
-      ) {
-        this.#access = {
-          token: stored.accessToken,
-          expiresAt: stored.accessTokenExpiresAt,
-        };
-      }
+      this.#access = this.#accessFrom(stored);
       this.#logger.debug("Loaded the stored Tesla tokens");
       return;
     }
@@ -310,11 +310,26 @@ export class FleetOAuthProvider implements TokenProvider {
     // the set in #unsaved, so the next call saves it before using it.
     await this.#store.save(tokens);
     this.#unsaved = undefined;
-    this.#access = {
-      token: tokens.accessToken,
-      expiresAt: tokens.accessTokenExpiresAt,
-    };
+    this.#access = this.#accessFrom(tokens);
     return tokens.accessToken;
+  }
+
+  /**
+   * Returns the access token of a saved set and when to refresh it: the
+   * margin before expiry, but at most half its lifetime (counted from
+   * `savedAt`), so a token that lives only minutes is not refreshed on
+   * every call.
+   */
+  #accessFrom(tokens: StoredTeslaTokens): AccessToken | undefined {
+    const { accessToken, accessTokenExpiresAt: expiresAt } = tokens;
+    if (accessToken === undefined || expiresAt === undefined) {
+      return undefined;
+    }
+    const lifetimeMs = expiresAt - Date.parse(tokens.savedAt);
+    const marginMs = Number.isFinite(lifetimeMs)
+      ? Math.min(this.#marginMs, Math.max(0, lifetimeMs) / 2)
+      : this.#marginMs;
+    return { token: accessToken, expiresAt, refreshAt: expiresAt - marginMs };
   }
 
   async #requestTokens(): Promise<RefreshedTokens> {

@@ -221,6 +221,31 @@ describe("FleetOAuthProvider odd token responses", () => {
   });
 });
 
+describe("FleetOAuthProvider brief tokens", () => {
+  it("does not refresh on every call when tokens live briefly", async () => {
+    const server = await startTokenServer(() => ({ expires_in: 60 }));
+    const tokens = provider({ tokenUrl: server.url });
+    const first = await tokens.accessToken();
+    const again = await tokens.accessToken();
+    clock.advance(20_000);
+    const later = await tokens.accessToken();
+
+    expect(again).toBe(first);
+    expect(later).toBe(first);
+    expect(server.grants()).toBe(1);
+  });
+
+  it("refreshes a brief token in its second half", async () => {
+    const server = await startTokenServer(() => ({ expires_in: 60 }));
+    const tokens = provider({ tokenUrl: server.url });
+    await tokens.accessToken();
+    clock.advance(31_000);
+    await tokens.accessToken();
+
+    expect(server.grants()).toBe(2);
+  });
+});
+
 describe("FleetOAuthProvider broken token files", () => {
   it("holds tokens while the data directory is unwritable", async () => {
     const blocker = join(directory.path, "not-a-directory");
