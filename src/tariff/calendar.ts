@@ -188,7 +188,7 @@ export function isShellSeason(season: TariffSeason): boolean {
  * finish (e.g. 10/1 to 3/31).
  */
 export function seasonCovers(season: TariffSeason, ordinal: number): boolean {
-  if (isShellSeason(season)) {
+  if (isShellSeason(season) || isLeapDayOnly(season)) {
     return false;
   }
   const from = ordinalFrom(season.fromMonth, season.fromDay);
@@ -196,6 +196,40 @@ export function seasonCovers(season: TariffSeason, ordinal: number): boolean {
   return from <= to
     ? ordinal >= from && ordinal <= to
     : ordinal >= from || ordinal <= to;
+}
+
+/**
+ * True for a season of February 29 alone. It covers no day of the 365-day
+ * year, whereas the ordinal rules above would read it as wrapping the whole
+ * year, because its start counts as March 1 and its end as February 28.
+ */
+function isLeapDayOnly(season: TariffSeason): boolean {
+  return (
+    season.fromMonth === 2 &&
+    season.fromDay === 29 &&
+    season.toMonth === 2 &&
+    season.toDay === 29
+  );
+}
+
+/**
+ * True when the season's dates include February 29 as written, counting on
+ * a leap-year calendar. The 365-day rules fold the leap day into February
+ * 28, so two seasons that both name February 29 need this check to be
+ * found overlapping.
+ */
+export function seasonCoversLeapDay(season: TariffSeason): boolean {
+  if (isShellSeason(season)) {
+    return false;
+  }
+  const leapDay = 60;
+  const ordinal = (month: number, day: number): number =>
+    (DAYS_BEFORE_MONTH[month - 1] ?? 0) + (month > 2 ? 1 : 0) + day;
+  const from = ordinal(season.fromMonth, season.fromDay);
+  const to = ordinal(season.toMonth, season.toDay);
+  return from <= to
+    ? leapDay >= from && leapDay <= to
+    : leapDay >= from || leapDay <= to;
 }
 
 /** Names of the seasons of `side` that cover the day of year `ordinal`. */

@@ -34,6 +34,7 @@ import {
   periodWraps,
   resolveRate,
   seasonCovers,
+  seasonCoversLeapDay,
 } from "./calendar.js";
 import {
   lenientTariffSchema,
@@ -522,6 +523,16 @@ function checkSeasonTiling(
       const season = side.seasons[name];
       return season !== undefined && seasonCovers(season, ordinal);
     });
+
+  const onLeapDay = seasonNames.filter((name) => {
+    const season = side.seasons[name];
+    return season !== undefined && seasonCoversLeapDay(season);
+  });
+  if (onLeapDay.length > 1) {
+    problems.push(
+      `${sideName} seasons: 2/29 is covered by more than one season (${onLeapDay.map((name) => `"${name}"`).join(", ")}); seasons must not overlap`,
+    );
+  }
 
   let runStart = 1;
   let runSeasons = coverKey(1);

@@ -308,3 +308,111 @@ function setAt(
   }
   node[last] = value;
 }
+
+describe("period and season problems", () => {
+  type Period =
+    TariffContentV2["seasons"][string]["tou_periods"][string]["periods"][number];
+
+  function period(tariff: TariffContentV2, label: string, index = 0): Period {
+    const found = year(tariff).tou_periods[label]?.periods[index];
+    if (found === undefined) throw new Error(`no period ${label}[${index}]`);
+    return found;
+  }
+
+  /** Splits the year into season A (1/1 to `aTo`) and Year (`yearFrom` to 12/31), same periods and rates. */
+  function splitYear(
+    aTo: [number, number],
+    yearFrom: [number, number],
+  ): TariffContentV2 {
+    const tariff = twoRateTariff();
+    const yearSeason = year(tariff);
+    tariff.seasons["A"] = {
+      ...structuredClone(yearSeason),
+      toMonth: aTo[0],
+      toDay: aTo[1],
+    };
+    yearSeason.fromMonth = yearFrom[0];
+    yearSeason.fromDay = yearFrom[1];
+    tariff.energy_charges["A"] = { rates: { ...yearRates(tariff) } };
+    return tariff;
+  }
+
+  const cases: Array<[string, (t: TariffContentV2) => void, string]> = [
+    [
+      "23:30 to 24:00 in strict mode",
+      (t) => Object.assign(period(t, "OFF_PEAK", 1), { toHour: 24 }),
+      'buy season "Year" label "OFF_PEAK" period 1: toHour 24 is out of range; use 0 to 23 (0:00 means midnight)',
+    ],
+    [
+      "23:30 to 00:30 in strict mode",
+      (t) => {
+        Object.assign(period(t, "OFF_PEAK", 1), { toHour: 0, toMinute: 30 });
+        Object.assign(period(t, "OFF_PEAK", 0), { fromMinute: 30 });
+      },
+      'buy season "Year" label "OFF_PEAK" period 1: runs past midnight (21:00 to 00:30); split it at midnight, ending the first part at toHour 0, toMinute 0',
+    ],
+    [
+      "weekdays Sunday to Monday",
+      (t) =>
+        Object.assign(period(t, "ON_PEAK"), {
+          fromDayOfWeek: 6,
+          toDayOfWeek: 0,
+        }),
+      'buy season "Year" label "ON_PEAK" period 0: fromDayOfWeek 6 is after toDayOfWeek 0; split the weekday run into ranges that do not wrap past Sunday (6)',
+    ],
+    [
+      "February 30",
+      (t) => Object.assign(year(t), { toMonth: 2, toDay: 30 }),
+      'buy season "Year": toDay 30 is out of range for month 2; use a day from 1 to 29',
+    ],
+    [
+      "a negative minute",
+      (t) => Object.assign(period(t, "ON_PEAK"), { fromMinute: -30 }),
+      'buy season "Year" label "ON_PEAK" period 0: fromMinute -30 is out of range; use 0 to 59',
+    ],
+  ];
+
+  it.each(cases)("reports %s", (_name, breakIt, expected) => {
+    const tariff = twoRateTariff();
+    breakIt(tariff);
+    expect(problemsOf(tariff)).toContain(expected);
+  });
+
+  it("accepts 00:30 wrapping leniently", () => {
+    const tariff = twoRateTariff();
+    Object.assign(period(tariff, "OFF_PEAK", 1), { toHour: 0, toMinute: 30 });
+    Object.assign(period(tariff, "OFF_PEAK", 0), { fromMinute: 30 });
+    expect(problemsOf(tariff, "lenient")).toEqual([]);
+  });
+
+  it("accepts 24:00 leniently", () => {
+    const tariff = twoRateTariff();
+    Object.assign(period(tariff, "OFF_PEAK", 1), { toHour: 24 });
+    expect(problemsOf(tariff, "lenient")).toEqual([]);
+  });
+
+  it("accepts seasons split at February 29", () => {
+    expect(problemsOf(splitYear([2, 29], [3, 1]))).toEqual([]);
+    expect(problemsOf(splitYear([2, 28], [3, 1]))).toEqual([]);
+  });
+
+  it("reports two seasons on February 29", () => {
+    expect(problemsOf(splitYear([2, 29], [2, 29]))).toEqual([
+      'buy seasons: 2/29 is covered by more than one season ("Year", "A"); seasons must not overlap',
+    ]);
+  });
+
+  it("accepts a February 29 season", () => {
+    const tariff = splitYear([2, 28], [3, 1]);
+    const a = tariff.seasons["A"];
+    if (a === undefined) throw new Error("fixture");
+    Object.assign(a, { fromMonth: 2, fromDay: 29, toMonth: 2, toDay: 29 });
+    Object.assign(year(tariff), {
+      fromMonth: 3,
+      fromDay: 1,
+      toMonth: 2,
+      toDay: 28,
+    });
+    expect(problemsOf(tariff)).toEqual([]);
+  });
+});
