@@ -151,7 +151,9 @@ type RefreshedTokens = StoredTeslaTokens & {
  * new access token is handed to anyone. If that save fails, the tokens stay
  * in memory and the save is retried on the next call before any use.
  * A refresh token that Tesla rejects twice is not sent again: every later
- * call throws the same AuthError until a new provider is built.
+ * call throws the same AuthError until a new provider is built. Before the
+ * first retry, the store is re-read, in case another instance sharing the
+ * data directory rotated the token.
  */
 export class FleetOAuthProvider implements TokenProvider {
   readonly reauthHint =
@@ -332,7 +334,11 @@ export class FleetOAuthProvider implements TokenProvider {
     return { token: accessToken, expiresAt, refreshAt: expiresAt - marginMs };
   }
 
-  async #requestTokens(): Promise<RefreshedTokens> {
+  /**
+   * Runs a refresh grant. `mayAdopt` allows one switch to a chain that
+   * another instance saved in the same store, per refresh.
+   */
+  async #requestTokens(mayAdopt = true): Promise<RefreshedTokens> {
     if (this.#rejection !== undefined) {
       throw this.#rejection;
     }
@@ -356,6 +362,15 @@ export class FleetOAuthProvider implements TokenProvider {
       const failure = this.#refreshError(first);
       if (!(failure instanceof AuthError)) {
         throw failure;
+      }
+      const adopted = mayAdopt
+        ? await this.#adoptStoredChain(refreshToken)
+        : undefined;
+      if (adopted === "refresh") {
+        return this.#requestTokens(false);
+      }
+      if (adopted !== undefined) {
+        return adopted;
       }
       // Users have seen a Tesla token rejected once and accepted again later
       // unchanged, so one rejection gets one retry after a pause.
@@ -404,6 +419,46 @@ export class FleetOAuthProvider implements TokenProvider {
       "Refreshed the Tesla access token",
     );
     return tokens;
+  }
+
+  /**
+   * Re-reads the store after Tesla rejected `rejectedToken`. Another engine
+   * instance sharing the data directory may have spent it and saved its
+   * successor; then this instance continues that chain. Returns the stored
+   * set when its access token is still good, "refresh" when only its
+   * refresh token is new, and undefined when the store has nothing newer.
+   */
+  async #adoptStoredChain(
+    rejectedToken: string,
+  ): Promise<RefreshedTokens | "refresh" | undefined> {
+    let stored: StoredTeslaTokens | undefined;
+    try {
+      stored = await this.#store.load();
+    } catch (error) {
+      this.#logger.warn(
+        { err: error },
+        "Could not re-read the Tesla token store after a rejected refresh",
+      );
+      return undefined;
+    }
+    if (stored === undefined || stored.refreshToken === rejectedToken) {
+      return undefined;
+    }
+
+    this.#logger.info(
+      "Another Tesla Sync instance refreshed the shared Tesla token; continuing with the one it saved",
+    );
+    this.#refreshToken = stored.refreshToken;
+    this.#seedHash = stored.seedHash;
+    const access = this.#accessFrom(stored);
+    if (access === undefined || this.#clock.now() >= access.refreshAt) {
+      return "refresh";
+    }
+    return {
+      ...stored,
+      accessToken: access.token,
+      accessTokenExpiresAt: access.expiresAt,
+    };
   }
 
   /**

@@ -5,7 +5,11 @@ import { inspect } from "node:util";
 
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 
-import { InvalidPayloadError, StateStoreError } from "../../src/errors.js";
+import {
+  AuthError,
+  InvalidPayloadError,
+  StateStoreError,
+} from "../../src/errors.js";
 import { createLogger, silentLogger, type Logger } from "../../src/log.js";
 import {
   startTeslaStandIn,
@@ -303,6 +307,50 @@ describe("FleetOAuthProvider broken token files", () => {
 
     expect(standIn.tokenGrants()).toBe(1);
     expect((await stored()).accessToken).toBe(accessToken);
+  });
+});
+
+describe("FleetOAuthProvider shared refresh tokens", () => {
+  it("adopts the chain another instance rotated in the same store", async () => {
+    const first = provider();
+    const second = provider();
+    await second.load();
+    await first.accessToken();
+    const secondToken = await second.accessToken();
+
+    expect(secondToken).toMatch(/^stand-in-access-/);
+    expect((await stored()).refreshToken).toBe(standIn.currentRefreshToken());
+    expect(clock.sleeps).toEqual([]);
+  });
+
+  it("refreshes with the rotated token another instance saved", async () => {
+    const first = provider();
+    const second = provider();
+    await second.load();
+    await first.accessToken();
+    clock.advance(8 * HOUR);
+    const secondToken = await second.accessToken();
+    const firstToken = await first.accessToken();
+
+    expect(secondToken).toMatch(/^stand-in-access-/);
+    expect(firstToken).toBe(secondToken);
+    expect(standIn.tokenGrants()).toBe(2);
+  });
+
+  it("gives a clear error when two stores share one refresh token", async () => {
+    const otherDirectory = await temporaryDirectory();
+    try {
+      await provider().accessToken();
+      const other = provider({
+        store: new TokenStore({ dataDir: otherDirectory.path }),
+      });
+      const error = await failure(other.accessToken());
+
+      expect(error).toBeInstanceOf(AuthError);
+      expect((error as Error).message).toContain("already used");
+    } finally {
+      await otherDirectory.remove();
+    }
   });
 });
 
