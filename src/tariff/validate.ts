@@ -11,7 +11,8 @@
  * - seasons cover every day of the year exactly once. A season may wrap the
  *   year end, and an empty shell season (all-zero months, no periods) is
  *   ignored;
- * - rates are finite and not negative, and in strict mode `ALL` rates are 0.
+ * - rates are finite and not negative, and in strict mode at most 1000
+ *   and `ALL` rates are 0.
  *
  * Each problem names the side, season, label, weekday or time involved and
  * what to change.
@@ -414,6 +415,15 @@ function describeCoverage(
 
 // ------------------------------------------------------------------ rates
 
+/**
+ * Largest rate accepted in strict mode, in $/kWh or $/kW.
+ * NOTE: Tesla documents no maximum. This is a sanity bound that no real
+ * price reaches, about 45 times the NEM market price cap of 2025-26
+ * (20,300 $/MWh, 22.33 $/kWh with GST, set by the AEMC). It rejects values
+ * such as 1e308, or a spike price left in c/kWh.
+ */
+const MAX_RATE = 1000;
+
 function checkRates(
   side: TariffSide,
   sideName: SideName,
@@ -432,6 +442,10 @@ function checkRates(
         } else if (value < 0) {
           problems.push(
             `${at} is ${value} ${unit}; rates must not be negative (Tesla rounds them to 0)`,
+          );
+        } else if (mode === "strict" && value > MAX_RATE) {
+          problems.push(
+            `${at} is ${value} ${unit}, above the ${MAX_RATE} ${unit} limit; check the unit, because rates are in ${unit}`,
           );
         } else if (mode === "strict" && seasonName === "ALL" && value !== 0) {
           problems.push(

@@ -402,6 +402,23 @@ describe("period and season problems", () => {
     ]);
   });
 
+  it.each([
+    ["1e308", 1e308],
+    ["1001", 1001],
+  ])("rejects a rate of %s $/kWh", (_name, value) => {
+    const tariff = twoRateTariff();
+    yearRates(tariff)["ON_PEAK"] = value;
+    expect(problemsOf(tariff)).toEqual([
+      `buy energy_charges.Year.rates.ON_PEAK is ${value} $/kWh, above the 1000 $/kWh limit; check the unit, because rates are in $/kWh`,
+    ]);
+    expect(problemsOf(tariff, "lenient")).toEqual([]);
+  });
+
+  it("accepts a rate at the limit", () => {
+    const tariff = twoRateTariff();
+    yearRates(tariff)["ON_PEAK"] = 1000;
+    expect(problemsOf(tariff)).toEqual([]);
+  });
   it("accepts a February 29 season", () => {
     const tariff = splitYear([2, 28], [3, 1]);
     const a = tariff.seasons["A"];
