@@ -96,6 +96,12 @@ export interface TeslaClientOptions {
   authRetryDelayMs?: number;
   /** Random source for backoff jitter, in [0, 1); default Math.random. */
   random?: () => number;
+  /**
+   * Aborts every call for shutdown: requests in flight and every wait reject
+   * at once with the signal's reason. A write aborted in flight may still
+   * have been applied.
+   */
+  signal?: AbortSignal;
 }
 
 /** Wraps a retryable error that must not be retried, so withRetry passes it through. */
@@ -119,6 +125,7 @@ export class TeslaClient {
   readonly #maxRetryAfterMs: number;
   readonly #authRetryDelayMs: number;
   readonly #random: () => number;
+  readonly #signal: AbortSignal | undefined;
   readonly #counters: Record<string, number> = {};
   #writeCount = 0;
   /** Error codes already logged at warn since the last successful call. */
@@ -135,10 +142,12 @@ export class TeslaClient {
     this.#maxRetryAfterMs = options.maxRetryAfterMs ?? 120_000;
     this.#authRetryDelayMs = options.authRetryDelayMs ?? 5000;
     this.#random = options.random ?? Math.random;
+    this.#signal = options.signal;
     this.#http = new VendorHttp({
       vendor: "tesla",
       baseUrl: options.baseUrl,
       timeoutMs: options.timeoutMs ?? 30_000,
+      ...(options.signal && { signal: options.signal }),
     });
   }
 
@@ -325,6 +334,7 @@ export class TeslaClient {
         baseDelayMs: this.#baseDelayMs,
         maxDelayMs: this.#maxDelayMs,
         random: this.#random,
+        ...(this.#signal && { signal: this.#signal }),
         onRetry: (error, attemptNumber, delayMs) => {
           this.#logRetry(key, error, attemptNumber, delayMs);
         },
@@ -366,7 +376,7 @@ export class TeslaClient {
           { endpoint: key, delayMs: this.#authRetryDelayMs },
           "Tesla rejected the token once; retrying after a pause",
         );
-        await this.#clock.sleep(this.#authRetryDelayMs);
+        await this.#clock.sleep(this.#authRetryDelayMs, this.#signal);
       }
 
       const next = await this.#tokens.accessToken();

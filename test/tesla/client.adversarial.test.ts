@@ -18,6 +18,7 @@ import {
   TeslaClient,
   type TeslaClientOptions,
 } from "../../src/tesla/client.js";
+import { ManualClock } from "../amber/manual-clock.js";
 import {
   sendJson,
   startRawServer,
@@ -212,6 +213,69 @@ describe("TeslaClient retry storms", () => {
     expect(error).toBeInstanceOf(RateLimitedError);
     expect((error as RateLimitedError).retryAfterMs).toBe(3_600_000);
     expect(clock.sleeps).toEqual([]);
+    expect(server.requests).toHaveLength(1);
+  });
+});
+
+describe("TeslaClient shutdown", () => {
+  it("rejects at once when aborted during a Retry-After wait", async () => {
+    const server = await serve((_request, response) => {
+      sendJson(
+        response,
+        429,
+        { error: "rate_limited" },
+        { "Retry-After": "60" },
+      );
+    });
+    const clock = new ManualClock(Date.parse("2026-01-15T02:00:00Z"));
+    const shutdown = new AbortController();
+    const client = makeClient(server.url, { clock, signal: shutdown.signal });
+    const failed = failure(client.getLiveStatus(SITE_ID));
+    while (clock.pending() === 0) {
+      await new Promise((resolve) => setTimeout(resolve, 1));
+    }
+    shutdown.abort(new Error("engine stopping"));
+    const error = await failed;
+
+    expect((error as Error).message).toBe("engine stopping");
+    expect(clock.pending()).toBe(0);
+    expect(server.requests).toHaveLength(1);
+  });
+
+  it("rejects at once when aborted during the auth pause", async () => {
+    const server = await serve((_request, response) => {
+      sendJson(response, 401, { error: "invalid_token" });
+    });
+    const clock = new ManualClock(Date.parse("2026-01-15T02:00:00Z"));
+    const shutdown = new AbortController();
+    const client = makeClient(server.url, { clock, signal: shutdown.signal });
+    const failed = failure(client.getSiteInfo(SITE_ID));
+    while (clock.pending() === 0) {
+      await new Promise((resolve) => setTimeout(resolve, 1));
+    }
+    shutdown.abort(new Error("engine stopping"));
+    const error = await failed;
+
+    expect((error as Error).message).toBe("engine stopping");
+    expect(clock.pending()).toBe(0);
+    expect(server.requests).toHaveLength(1);
+  });
+
+  it("aborts a request in flight", async () => {
+    const server = await serve(() => undefined);
+    const shutdown = new AbortController();
+    const client = makeClient(server.url, {
+      signal: shutdown.signal,
+      timeoutMs: 60_000,
+    });
+    const failed = failure(client.getSiteInfo(SITE_ID));
+    while (server.requests.length === 0) {
+      await new Promise((resolve) => setTimeout(resolve, 1));
+    }
+    shutdown.abort(new Error("engine stopping"));
+    const error = await failed;
+
+    expect((error as Error).message).toBe("engine stopping");
     expect(server.requests).toHaveLength(1);
   });
 });
