@@ -465,7 +465,7 @@ class AmberStandInServer {
     if (match === null) {
       return { status: 404, body: { message: "Not found" } };
     }
-    const siteId = decodeURIComponent(match[1] ?? "");
+    const siteId = decodePathSegment(match[1] ?? "");
     const site = this.sites.find((candidate) => candidate.id === siteId);
     if (site === undefined) {
       return { status: 404, body: { message: "Site not found" } };
@@ -731,6 +731,19 @@ function writeReply(response: ServerResponse, reply: Reply): void {
     ...reply.headers,
   });
   response.end(text);
+}
+
+/**
+ * Decodes a percent-encoded path segment, or returns undefined when the
+ * encoding is malformed. decodeURIComponent throws URIError on "%E0%A4%A",
+ * which inside the request handler would crash the whole process.
+ */
+function decodePathSegment(segment: string): string | undefined {
+  try {
+    return decodeURIComponent(segment);
+  } catch {
+    return undefined;
+  }
 }
 
 function badRequest(message: string): Reply {
