@@ -3,12 +3,13 @@
  * Amber prices response, prints its 48 half-hour slots, validates it and
  * optionally writes it as JSON. Nothing is sent anywhere.
  */
-import { readFile } from "node:fs/promises";
+import { open } from "node:fs/promises";
 
 import { DateTime } from "luxon";
 
 import { parsePricesBody } from "../amber/prices.js";
 import { InvalidPayloadError, TeslaSyncError } from "../errors.js";
+import { DEFAULT_MAX_BODY_BYTES } from "../http/vendor-http.js";
 import { buildTariff, type ForecastBand } from "../tariff/build.js";
 import { renderSlotTable } from "../tariff/table.js";
 import { assertValidTariff } from "../tariff/validate.js";
@@ -203,8 +204,11 @@ async function writeTariffFile(file: string, tariff: unknown): Promise<void> {
 async function readPricesBody(file: string): Promise<unknown> {
   let text: string;
   try {
-    text = await readFile(file, "utf8");
+    text = await readLimited(file, DEFAULT_MAX_BODY_BYTES);
   } catch (error) {
+    if (error instanceof InputError) {
+      throw error;
+    }
     const code = (error as NodeJS.ErrnoException).code;
     const reason =
       code === "ENOENT"
@@ -222,6 +226,41 @@ async function readPricesBody(file: string): Promise<unknown> {
     throw new InputError(
       `${file} is not valid JSON (${(error as Error).message}); save the raw body of the Amber response`,
     );
+  }
+}
+
+/**
+ * Reads `file` as UTF-8, rejecting it once it passes `limit` bytes. The
+ * limit is checked while reading, so a device or pipe that never ends
+ * (such as /dev/zero) is stopped too.
+ */
+async function readLimited(file: string, limit: number): Promise<string> {
+  const tooLarge = new InputError(
+    `cannot read --prices ${file}: it is larger than ${limit / 1024 / 1024} MiB, the most the engine accepts from Amber; pass a saved response body of /prices or /prices/current`,
+  );
+  const handle = await open(file, "r");
+  try {
+    const info = await handle.stat();
+    if (info.isFile() && info.size > limit) {
+      throw tooLarge;
+    }
+    const chunks: Buffer[] = [];
+    let total = 0;
+    for (;;) {
+      const buffer = Buffer.alloc(64 * 1024);
+      const { bytesRead } = await handle.read(buffer, 0, buffer.length, null);
+      if (bytesRead === 0) {
+        break;
+      }
+      total += bytesRead;
+      if (total > limit) {
+        throw tooLarge;
+      }
+      chunks.push(buffer.subarray(0, bytesRead));
+    }
+    return Buffer.concat(chunks).toString("utf8");
+  } finally {
+    await handle.close();
   }
 }
 
