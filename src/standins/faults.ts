@@ -45,9 +45,19 @@ export interface Fault {
 export class FaultSwitch {
   readonly #armed: Array<Fault & { remaining: number }> = [];
 
-  /** Arms `fault` for its next `count` matching requests. */
+  /**
+   * Arms `fault` for its next `count` matching requests. Throws RangeError
+   * when `count` is not a positive whole number or Infinity: 0 and NaN used
+   * to arm a fault that fired once and forever respectively.
+   */
   arm(fault: Fault): void {
-    this.#armed.push({ ...fault, remaining: fault.count ?? 1 });
+    const count = fault.count ?? 1;
+    if (!(count === Infinity || (Number.isInteger(count) && count >= 1))) {
+      throw new RangeError(
+        `Fault count must be a positive whole number or Infinity, got ${count}.`,
+      );
+    }
+    this.#armed.push({ ...fault, remaining: count });
   }
 
   /** Disarms every fault. */

@@ -1,0 +1,46 @@
+import { describe, expect, it } from "vitest";
+
+import { FaultSwitch } from "../../src/standins/faults.js";
+
+describe("FaultSwitch", () => {
+  it.each([
+    [1, 1],
+    [3, 3],
+  ])("applies a fault with count %i %i times", (count, applied) => {
+    const faults = new FaultSwitch();
+    faults.arm({ kind: "server-error", count });
+    let taken = 0;
+    while (faults.take("/any") !== undefined && taken < 10) {
+      taken += 1;
+    }
+
+    expect(taken).toBe(applied);
+  });
+
+  it("keeps an Infinity fault armed", () => {
+    const faults = new FaultSwitch();
+    faults.arm({ kind: "server-error", count: Infinity });
+    for (let index = 0; index < 100; index += 1) {
+      faults.take("/any");
+    }
+
+    expect(faults.take("/any")?.kind).toBe("server-error");
+  });
+
+  it("matches only paths that include pathIncludes", () => {
+    const faults = new FaultSwitch();
+    faults.arm({ kind: "timeout", pathIncludes: "prices" });
+
+    expect(faults.take("/v1/sites")).toBeUndefined();
+    expect(faults.take("/v1/sites/x/prices")?.kind).toBe("timeout");
+  });
+
+  it.each([0, -1, 1.5, Number.NaN])("rejects count %d", (count) => {
+    const faults = new FaultSwitch();
+
+    expect(() => faults.arm({ kind: "server-error", count })).toThrow(
+      RangeError,
+    );
+    expect(faults.take("/any")).toBeUndefined();
+  });
+});
