@@ -5,7 +5,7 @@
  */
 import { open } from "node:fs/promises";
 
-import { DateTime } from "luxon";
+import { DateTime, IANAZone } from "luxon";
 
 import { parsePricesBody } from "../amber/prices.js";
 import { InvalidPayloadError, TeslaSyncError } from "../errors.js";
@@ -50,6 +50,7 @@ export interface TariffCommandIo extends CommandIo {
 }
 
 const BANDS: readonly ForecastBand[] = ["predicted", "low", "high"];
+const DAY_MS = 24 * 60 * 60_000;
 
 /** The prices file cannot be used or the tariff was rejected. Exit code 1. */
 class InputError extends Error {}
@@ -125,16 +126,7 @@ function checkArguments(
   }
 
   const nowText = stringOption(values, "now");
-  let now = clock();
-  if (nowText !== undefined) {
-    const parsed = DateTime.fromISO(nowText, { zone });
-    if (!parsed.isValid) {
-      throw new UsageError(
-        `--now ${JSON.stringify(nowText)} is not an ISO 8601 time; pass one such as 2026-01-15T14:10 (read in --zone) or 2026-01-15T03:10Z`,
-      );
-    }
-    now = parsed.toMillis();
-  }
+  const now = nowText === undefined ? clock() : parseNow(nowText, zone);
 
   return {
     pricesFile,
@@ -143,6 +135,58 @@ function checkArguments(
     band: band as ForecastBand,
     outFile: stringOption(values, "out"),
   };
+}
+
+/**
+ * Parses --now. A time without an offset is read in `zone`, and must occur
+ * there exactly once: a time that daylight saving skips or repeats is a
+ * usage error that asks for an offset, rather than a guess.
+ */
+function parseNow(text: string, zone: string): number {
+  const parsed = DateTime.fromISO(text, { zone });
+  if (!parsed.isValid) {
+    throw new UsageError(
+      `--now ${JSON.stringify(text)} is not an ISO 8601 time; pass one such as 2026-01-15T14:10 (read in --zone) or 2026-01-15T03:10Z`,
+    );
+  }
+  if (/T.*(?:Z|[+-]\d\d(?::?\d\d)?)$/i.test(text)) {
+    return parsed.toMillis();
+  }
+
+  // The wall time read as UTC, then each offset in force within a day of
+  // it tried in turn: the instants where the zone's clock shows that time.
+  const iana = IANAZone.create(zone);
+  const wall = DateTime.fromISO(text, { zone: "UTC" }).toMillis();
+  const offsets = [
+    ...new Set([-DAY_MS, 0, DAY_MS].map((shift) => iana.offset(wall + shift))),
+  ];
+  const instants = offsets
+    .map((offset) => wall - offset * 60_000)
+    .filter((instant, index) => iana.offset(instant) === offsets[index])
+    .sort((a, b) => a - b);
+  const [first, second] = instants;
+  if (first === undefined) {
+    const before = formatOffset(iana.offset(wall - DAY_MS));
+    throw new UsageError(
+      `--now ${JSON.stringify(text)} does not occur in ${zone}, because daylight saving skips it; pass a time that occurs, or add an offset such as ${text}${before}`,
+    );
+  }
+  if (second !== undefined) {
+    const earlier = formatOffset(iana.offset(first));
+    const later = formatOffset(iana.offset(second));
+    throw new UsageError(
+      `--now ${JSON.stringify(text)} occurs twice in ${zone} as daylight saving ends; add the offset, ${text}${earlier} or ${text}${later}`,
+    );
+  }
+  return first;
+}
+
+/** Formats an offset in minutes as ISO 8601 text, e.g. 630 as `+10:30`. */
+function formatOffset(minutes: number): string {
+  const sign = minutes < 0 ? "-" : "+";
+  const hours = String(Math.floor(Math.abs(minutes) / 60)).padStart(2, "0");
+  const rest = String(Math.abs(minutes) % 60).padStart(2, "0");
+  return `${sign}${hours}:${rest}`;
 }
 
 async function runTariff(args: TariffArguments, io: CommandIo): Promise<void> {

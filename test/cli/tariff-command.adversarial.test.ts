@@ -149,6 +149,22 @@ describe("--now and --zone", () => {
     expect(result.stdout).toContain(`from ${start} in ${zone}`);
   });
 
+  it("rejects a time skipped by daylight saving", async () => {
+    const result = await run(["--prices", PRICES, "--now", "2026-10-04T02:30"]);
+    expect(result.code).toBe(2);
+    expect(errorLines(result.stderr)).toEqual([
+      'tesla-sync tariff: --now "2026-10-04T02:30" does not occur in Australia/Sydney, because daylight saving skips it; pass a time that occurs, or add an offset such as 2026-10-04T02:30+10:00',
+    ]);
+  });
+
+  it("rejects a time that occurs twice", async () => {
+    const result = await run(["--prices", PRICES, "--now", "2026-04-05T02:30"]);
+    expect(result.code).toBe(2);
+    expect(errorLines(result.stderr)).toEqual([
+      'tesla-sync tariff: --now "2026-04-05T02:30" occurs twice in Australia/Sydney as daylight saving ends; add the offset, 2026-04-05T02:30+11:00 or 2026-04-05T02:30+10:00',
+    ]);
+  });
+
   it.each(["+11:00", "+10:00"])(
     "accepts a repeated time with offset %s",
     async (offset) => {
