@@ -210,6 +210,8 @@ class TeslaStandInServer {
   #refreshToken: string;
   #grants = 0;
   #server: Server | undefined;
+  /** Running "slow" delays; close() ends each with false. */
+  readonly #delays = new Map<NodeJS.Timeout, (elapsed: boolean) => void>();
 
   constructor(options: TeslaStandInOptions) {
     this.#options = options;
@@ -416,10 +418,8 @@ class TeslaStandInServer {
         });
         return true;
       case "slow":
-        await new Promise((resolve) =>
-          setTimeout(resolve, fault.delayMs ?? 1000),
-        );
-        return false;
+        // After close() the request is dropped rather than answered late.
+        return !(await this.#delay(fault.delayMs ?? 1000));
       case "result-false":
         // Handled in #handleApi for writes; reads get their normal response.
         return false;
@@ -871,7 +871,23 @@ class TeslaStandInServer {
     response.end(text);
   }
 
+  /** Resolves true after `ms`, or false as soon as the stand-in closes. */
+  #delay(ms: number): Promise<boolean> {
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => {
+        this.#delays.delete(timer);
+        resolve(true);
+      }, ms);
+      this.#delays.set(timer, resolve);
+    });
+  }
+
   async #close(): Promise<void> {
+    for (const [timer, resolve] of this.#delays) {
+      clearTimeout(timer);
+      resolve(false);
+    }
+    this.#delays.clear();
     const server = this.#server;
     if (server === undefined) {
       return;
