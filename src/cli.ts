@@ -66,15 +66,22 @@ function isEntryPoint(): boolean {
 }
 
 if (isEntryPoint()) {
-  // A reader that stops early (`| head`) closes the pipe; that is not an error.
+  // A reader that stops early (`| head`) closes the pipe; that is not an
+  // error. Any other write failure (a full disk) is one line and exit 1.
+  let outputFailed = false;
   process.stdout.on("error", (error: NodeJS.ErrnoException) => {
-    if (error.code !== "EPIPE") {
-      throw error;
+    if (error.code === "EPIPE" || outputFailed) {
+      return;
     }
+    outputFailed = true;
+    process.stderr.write(
+      `tesla-sync: cannot write to standard output: ${error.message}\n`,
+    );
+    process.exitCode = 1;
   });
   main(process.argv.slice(2)).then(
     (code) => {
-      process.exitCode = code;
+      process.exitCode = outputFailed ? 1 : code;
     },
     (error: unknown) => {
       console.error(error);

@@ -5,6 +5,7 @@
  * group runs the real entry point in a child process, bundled with esbuild.
  */
 import { spawn } from "node:child_process";
+import { openSync, closeSync } from "node:fs";
 import {
   chmod,
   mkdir,
@@ -308,5 +309,21 @@ describe("standard output of the real command", () => {
     expect(result.code).toBe(0);
     const written: unknown = JSON.parse(await readFile(out, "utf8"));
     expect(validateTariff(written, "strict").ok).toBe(true);
+  });
+
+  it("reports a full output device in one line", async () => {
+    const full = openSync("/dev/full", "w");
+    try {
+      const result = await spawnCli(
+        ["tariff", "--prices", PRICES, "--now", "2026-01-15T14:10"],
+        full,
+      );
+      expect(result.code).toBe(1);
+      expect(errorLines(result.stderr)).toEqual([
+        "tesla-sync: cannot write to standard output: ENOSPC: no space left on device, write",
+      ]);
+    } finally {
+      closeSync(full);
+    }
   });
 });
