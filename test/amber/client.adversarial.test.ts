@@ -424,6 +424,33 @@ describe("AmberClient shutdown", () => {
     expect(budget.stats().inFlight).toBe(0);
   });
 
+  it("rejects every queued caller when aborted", async () => {
+    standIn.faults.arm({ kind: "rate-limit", retryAfterSeconds: 300 });
+    const shutdown = new AbortController();
+    const { client, budget } = makeClient({ signal: shutdown.signal });
+    const first = client.listSites().then(
+      () => undefined,
+      (error: unknown) => error,
+    );
+    while (budget.stats().pausedUntil === undefined) {
+      await new Promise((resolve) => setTimeout(resolve, 1));
+    }
+    const queued = Array.from({ length: 5 }, () =>
+      client.getCurrentPrices(SITE).then(
+        () => undefined,
+        (error: unknown) => error,
+      ),
+    );
+    shutdown.abort(new Error("engine stopping"));
+    const errors = await Promise.all([first, ...queued]);
+
+    expect(errors.map((error) => (error as Error).message)).toEqual(
+      Array.from({ length: 6 }, () => "engine stopping"),
+    );
+    expect(clock.pending()).toBe(0);
+    expect(standIn.requests).toHaveLength(1);
+  });
+
   it("aborts a request in flight", async () => {
     standIn.faults.arm({ kind: "timeout" });
     const shutdown = new AbortController();
