@@ -3,7 +3,7 @@
  * Amber prices response, prints its 48 half-hour slots, validates it and
  * optionally writes it as JSON. Nothing is sent anywhere.
  */
-import { open } from "node:fs/promises";
+import { lstat, open, writeFile } from "node:fs/promises";
 
 import { DateTime, IANAZone } from "luxon";
 
@@ -235,8 +235,21 @@ async function runTariff(args: TariffArguments, io: CommandIo): Promise<void> {
 }
 
 async function writeTariffFile(file: string, tariff: unknown): Promise<void> {
+  const text = `${JSON.stringify(tariff, null, 2)}\n`;
   try {
-    await writeFileAtomic(file, `${JSON.stringify(tariff, null, 2)}\n`, 0o644);
+    const entry = await lstat(file).catch((error: unknown) => {
+      if ((error as NodeJS.ErrnoException).code === "ENOENT") {
+        return undefined;
+      }
+      throw error;
+    });
+    if (entry === undefined || entry.isFile()) {
+      await writeFileAtomic(file, text, 0o644);
+    } else {
+      // A link, device or pipe (such as /dev/stdout) is written through in
+      // place, because renaming a new file over it would replace it.
+      await writeFile(file, text);
+    }
   } catch (error) {
     const reason = (error as Error).message.replace(/\.$/, "");
     throw new InputError(

@@ -4,10 +4,11 @@
  * `--out` paths, and a standard output that closes early or fails. The last
  * group runs the real entry point in a child process, bundled with esbuild.
  */
-import { spawn } from "node:child_process";
+import { execFileSync, spawn } from "node:child_process";
 import { openSync, closeSync } from "node:fs";
 import {
   chmod,
+  lstat,
   mkdir,
   mkdtemp,
   readFile,
@@ -236,6 +237,46 @@ describe("--out paths", () => {
     expect(result.stdout).toBe("");
     expect(errorLines(result.stderr)).toHaveLength(1);
     expect(result.stderr).toContain(`cannot write --out ${out}: `);
+  });
+
+  it("writes through a link without replacing it", async () => {
+    const link = join(scratch, "null-link");
+    await symlink("/dev/null", link);
+    const result = await run([
+      "--prices",
+      PRICES,
+      "--now",
+      "2026-01-15T14:10",
+      "--out",
+      link,
+    ]);
+    expect(result.code).toBe(0);
+    expect((await lstat(link)).isSymbolicLink()).toBe(true);
+  });
+
+  it("writes into a named pipe", async () => {
+    const fifo = join(scratch, "tariff.fifo");
+    execFileSync("mkfifo", [fifo]);
+    const reader = spawn("cat", [fifo]);
+    let received = "";
+    reader.stdout.on("data", (chunk: Buffer) => (received += chunk.toString()));
+    const closed = new Promise((resolve) => reader.on("close", resolve));
+    try {
+      const result = await run([
+        "--prices",
+        PRICES,
+        "--now",
+        "2026-01-15T14:10",
+        "--out",
+        fifo,
+      ]);
+      expect(result.code).toBe(0);
+      expect((await lstat(fifo)).isFIFO()).toBe(true);
+      await closed;
+      expect(validateTariff(JSON.parse(received), "strict").ok).toBe(true);
+    } finally {
+      reader.kill();
+    }
   });
 
   it.skipIf(IS_ROOT)("reports a read-only directory", async () => {
