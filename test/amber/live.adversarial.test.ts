@@ -449,9 +449,9 @@ describe("AmberLiveFeed secrets", () => {
       socket.close(4001, TOKEN);
     });
     const live = makeFeed({ url: server.url, logger });
-    for (const name of ["disconnected", "disabled", "stale"] as const) {
-      live.on(name, (event) => events.push(event));
-    }
+    live.on("disconnected", (event) => events.push(event));
+    live.on("disabled", (event) => events.push(event));
+    live.on("stale", (event) => events.push(event));
     live.start();
     await until(() => events.length > 0);
     await vi.advanceTimersByTimeAsync(10 * MINUTE);
