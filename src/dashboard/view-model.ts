@@ -94,6 +94,8 @@ export interface EnergyBucketView {
 
 /** `GET /api/history/energy`. */
 export interface EnergyHistoryResponse {
+  from: string;
+  to: string;
   bucketMinutes: number;
   totals: Omit<EnergyBucketView, "start" | "coveredMs">;
   intervals: EnergyBucketView[];
@@ -248,10 +250,17 @@ export interface EnergySeries {
   batteryCharge: number[];
 }
 
-/** Builds the energy chart from history buckets. */
+/**
+ * Builds the energy chart from history buckets. With a window, every bucket
+ * of [from, to) gets a bar, zero where no reading covered it, so the axis
+ * always spans the whole window.
+ */
 export function energySeries(
-  buckets: readonly EnergyBucketView[],
+  history: readonly EnergyBucketView[],
+  window?: { from: number; to: number; bucketMs: number },
 ): EnergySeries {
+  const buckets =
+    window === undefined ? [...history] : padBuckets(history, window);
   const kwh = (wattHours: number): number => Math.round(wattHours) / 1000;
   return {
     labels: buckets.map((bucket) => Date.parse(bucket.start)),
@@ -262,6 +271,32 @@ export function energySeries(
     gridExport: buckets.map((bucket) => -kwh(bucket.gridExportWh)),
     batteryCharge: buckets.map((bucket) => -kwh(bucket.batteryChargeWh)),
   };
+}
+
+function padBuckets(
+  history: readonly EnergyBucketView[],
+  window: { from: number; to: number; bucketMs: number },
+): EnergyBucketView[] {
+  const byStart = new Map(
+    history.map((bucket) => [Date.parse(bucket.start), bucket]),
+  );
+  const padded: EnergyBucketView[] = [];
+  const first = Math.floor(window.from / window.bucketMs) * window.bucketMs;
+  for (let start = first; start < window.to; start += window.bucketMs) {
+    padded.push(
+      byStart.get(start) ?? {
+        start: new Date(start).toISOString(),
+        solarWh: 0,
+        gridImportWh: 0,
+        gridExportWh: 0,
+        batteryChargeWh: 0,
+        batteryDischargeWh: 0,
+        homeWh: 0,
+        coveredMs: 0,
+      },
+    );
+  }
+  return padded;
 }
 
 /** The energy flow card's text. */

@@ -90,6 +90,8 @@ export class HistoryRecorder extends EventEmitter<HistoryRecorderEvents> {
   #controller: AbortController | undefined;
   #loops: Promise<void>[] = [];
   #lastSample: EnergySample | undefined;
+  /** Readings and backfills in progress, for {@link idle}. */
+  readonly #inFlight = new Set<Promise<unknown>>();
 
   readonly #onSync = (result: SyncResult): void => {
     this.#guard("sync-record", () => this.#recordSync(result));
@@ -138,8 +140,37 @@ export class HistoryRecorder extends EventEmitter<HistoryRecorderEvents> {
     this.#loops = [];
   }
 
+  /** Resolves once no live_status reading or price backfill is in progress. */
+  async idle(): Promise<void> {
+    while (this.#inFlight.size > 0) {
+      await Promise.allSettled([...this.#inFlight]);
+    }
+  }
+
   /** Reads live_status once and stores the reading and its energy. Returns the reading, or undefined on failure. */
-  async sampleEnergy(): Promise<EnergySample | undefined> {
+  sampleEnergy(): Promise<EnergySample | undefined> {
+    return this.#track(this.#sampleEnergy());
+  }
+
+  /**
+   * Fetches settled prices for the last `hours` from Amber and stores them.
+   * Returns the number of intervals stored (0 when Amber is not configured
+   * or the call failed).
+   */
+  backfillPrices(hours: number): Promise<number> {
+    return this.#track(this.#backfillPrices(hours));
+  }
+
+  #track<T>(work: Promise<T>): Promise<T> {
+    this.#inFlight.add(work);
+    const remove = (): void => {
+      this.#inFlight.delete(work);
+    };
+    work.then(remove, remove);
+    return work;
+  }
+
+  async #sampleEnergy(): Promise<EnergySample | undefined> {
     const energy = this.#options.energy;
     if (energy === undefined) {
       return undefined;
@@ -173,12 +204,7 @@ export class HistoryRecorder extends EventEmitter<HistoryRecorderEvents> {
     return sample;
   }
 
-  /**
-   * Fetches settled prices for the last `hours` from Amber and stores them.
-   * Returns the number of intervals stored (0 when Amber is not configured
-   * or the call failed).
-   */
-  async backfillPrices(hours: number): Promise<number> {
+  async #backfillPrices(hours: number): Promise<number> {
     const amber = this.#options.amber;
     if (amber === undefined) {
       return 0;

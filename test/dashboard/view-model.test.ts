@@ -152,6 +152,35 @@ describe("history series", () => {
   });
 });
 
+describe("energy window", () => {
+  it("pads missing buckets with zero", () => {
+    const from = Date.parse("2025-06-16T00:30:00Z");
+    const series = energySeries(
+      [
+        {
+          start: "2025-06-16T01:00:00.000Z",
+          solarWh: 1000,
+          gridImportWh: 0,
+          gridExportWh: 0,
+          batteryChargeWh: 0,
+          batteryDischargeWh: 0,
+          homeWh: 1000,
+          coveredMs: 3_600_000,
+        },
+      ],
+      { from, to: from + 3 * 3_600_000, bucketMs: 3_600_000 },
+    );
+
+    expect(series.labels).toEqual([
+      Date.parse("2025-06-16T00:00:00Z"),
+      Date.parse("2025-06-16T01:00:00Z"),
+      Date.parse("2025-06-16T02:00:00Z"),
+      Date.parse("2025-06-16T03:00:00Z"),
+    ]);
+    expect(series.solar).toEqual([0, 1, 0, 0]);
+  });
+});
+
 describe("flow view", () => {
   it.each([
     [1500, -2000, "importing", "charging"],

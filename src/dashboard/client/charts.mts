@@ -293,12 +293,13 @@ export function showPriceHistory(
   charts.prices.update();
 }
 
-/** Puts energy buckets into the energy chart. */
+/** Puts energy buckets into the energy chart, one bar per bucket of the window. */
 export function showEnergy(
   charts: DashboardCharts,
   buckets: readonly EnergyBucketView[],
+  window: { from: number; to: number; bucketMs: number },
 ): void {
-  const series = energySeries(buckets);
+  const series = energySeries(buckets, window);
   const chart = charts.energy;
   chart.data.labels = series.labels;
   const values = [

@@ -266,7 +266,11 @@ async function loadHistory(state: PageState): Promise<void> {
     Date.parse(prices.from),
     Date.parse(prices.to),
   );
-  showEnergy(state.charts, energy.intervals);
+  showEnergy(state.charts, energy.intervals, {
+    from: Date.parse(energy.from),
+    to: Date.parse(energy.to),
+    bucketMs: energy.bucketMinutes * 60_000,
+  });
   const totals = energy.totals;
   setText(
     "energy-totals",
@@ -423,6 +427,7 @@ async function start(): Promise<void> {
   await loadHistory(state);
   openStream(state);
   window.teslaSync.ready = true;
+  document.body.dataset["ready"] = "true";
 
   setInterval(() => {
     void loadHistory(state).catch(reportError);
