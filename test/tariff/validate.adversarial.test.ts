@@ -433,3 +433,62 @@ describe("period and season problems", () => {
     expect(problemsOf(tariff)).toEqual([]);
   });
 });
+
+describe("every problem message", () => {
+  // Broken tariffs of every kind the validator checks, each reduced to its
+  // messages: each must name where (a side, a season or a field path) and
+  // carry advice or the rule to follow after a semicolon.
+  const breakers: Array<(t: TariffContentV2) => void> = [
+    (t) => (yearRates(t)["ON_PEAK"] = -1),
+    (t) => (yearRates(t)["ON_PEAK"] = 5000),
+    (t) => delete yearRates(t)["ON_PEAK"],
+    (t) => (yearRates(t)["EXTRA"] = 0.1),
+    (t) => Object.assign(year(t), { toMonth: 11 }),
+    (t) => Object.assign(year(t), { fromMonth: 0 }),
+    (t) => Object.assign(year(t), { toDay: 32 }),
+    (t) => (year(t).tou_periods = {}),
+    (t) => (t.seasons = {}),
+    (t) => (t.energy_charges["Spring"] = { rates: {} }),
+    (t) => (t.daily_charges = [{ name: "Charge", amount: -2 }]),
+    (t) => {
+      const all = t.energy_charges["ALL"];
+      if (all !== undefined) all.rates["ALL"] = 0.2;
+    },
+    (t) => {
+      const periods = year(t).tou_periods["ON_PEAK"]?.periods ?? [];
+      periods.push({ ...(periods[0] as NonNullable<(typeof periods)[0]>) });
+    },
+    (t) => {
+      const first = year(t).tou_periods["ON_PEAK"]?.periods[0];
+      if (first !== undefined) {
+        Object.assign(first, { fromDayOfWeek: 3, toDayOfWeek: 9, toHour: 30 });
+      }
+    },
+    (t) => {
+      const raw = t as unknown as Record<string, unknown>;
+      raw["currency"] = 3;
+      raw["extra"] = true;
+    },
+  ];
+
+  const messages = breakers.flatMap((breakIt) =>
+    (["strict", "lenient"] as const).flatMap((mode) => {
+      const tariff = twoRateTariff();
+      breakIt(tariff);
+      return problemsOf(viaJson(tariff), mode);
+    }),
+  );
+
+  it("finds a problem in each case", () => {
+    expect(messages.length).toBeGreaterThanOrEqual(breakers.length);
+  });
+
+  it.each(messages.map((message) => [message]))(
+    "names place and fix: %s",
+    (message) => {
+      expect(message).toMatch(/^(buy|sell|[A-Za-z_]+[.[:\s]|tariff)/);
+      expect(message).toMatch(/; \S/);
+      expect(message).not.toContain("Invalid input");
+    },
+  );
+});
