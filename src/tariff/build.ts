@@ -21,7 +21,8 @@
  *    covering it, so six 5-minute prices average into their half hour and a
  *    15-minute interval counts for its share. Where intervals overlap, each
  *    moment takes the settled price before the running one before the
- *    forecast, then the shorter interval.
+ *    forecast, then the shorter interval, then the one later in the input,
+ *    so a duplicate with another price replaces the earlier copy.
  * 4. Current half hour. It takes the live price when `live` contains a general
  *    and a feed-in CurrentInterval covering `now`; else the REST
  *    CurrentInterval covering `now` on each channel; else the mean of rule 3.
