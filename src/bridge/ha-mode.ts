@@ -187,7 +187,8 @@ class HaModeRunner implements HaMode {
     }, REFRESH_MS);
   }
 
-  async stop(): Promise<void> {
+  /** Stops everything; an arrow function, so callers may pass it around unbound. */
+  readonly stop = async (): Promise<void> => {
     this.#stopped = true;
     if (this.#refreshTimer !== undefined) {
       clearInterval(this.#refreshTimer);
@@ -199,7 +200,7 @@ class HaModeRunner implements HaMode {
     await this.#queue;
     await this.#stopEngine();
     await this.#closeWaitingPage();
-  }
+  };
 
   // ------------------------------------------------------------ config
 

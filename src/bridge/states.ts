@@ -160,7 +160,8 @@ const OPTIONAL_FORECAST_KEYS = [
  * Builds the `forecasts` attribute: the next 24 hours of forecast
  * intervals after the current one, each with `start_time`, `end_time`,
  * `per_kwh` and, when Amber sends them, the `advancedPrice` band and the
- * descriptor. Trimmed to {@link FORECAST_ATTRIBUTE_BUDGET}.
+ * descriptor. Over {@link FORECAST_ATTRIBUTE_BUDGET}, optional fields go
+ * first, then items merge into half hours, then the list is cut short.
  */
 export function forecastAttribute(
   view: PriceView,
@@ -213,6 +214,9 @@ function fitBudget(
       Object.fromEntries(Object.entries(item).filter(([name]) => name !== key)),
     );
   }
+  if (JSON.stringify(fitted).length > FORECAST_ATTRIBUTE_BUDGET) {
+    fitted = halfHourly(fitted);
+  }
   while (
     fitted.length > 0 &&
     JSON.stringify(fitted).length > FORECAST_ATTRIBUTE_BUDGET
@@ -220,6 +224,45 @@ function fitBudget(
     fitted = fitted.slice(0, Math.floor(fitted.length * 0.9));
   }
   return fitted;
+}
+
+/**
+ * Merges forecast items into half hours (the mean of each price), so a
+ * long list of 5-minute forecasts keeps its 24-hour reach within the
+ * budget.
+ */
+function halfHourly(
+  items: ReadonlyArray<Record<string, unknown>>,
+): Array<Record<string, unknown>> {
+  const groups = new Map<number, Array<Record<string, unknown>>>();
+  for (const item of items) {
+    // Amber's start times are one second past the boundary.
+    const start = Date.parse(String(item["start_time"])) - 1000;
+    const bucket = Math.floor(start / 1_800_000);
+    groups.set(bucket, [...(groups.get(bucket) ?? []), item]);
+  }
+  return [...groups.values()].map((group) => {
+    const first = group[0] ?? {};
+    const last = group[group.length - 1] ?? {};
+    const merged: Record<string, unknown> = {
+      start_time: first["start_time"],
+      end_time: last["end_time"],
+    };
+    for (const key of ["per_kwh", "advanced_price_predicted"]) {
+      const values = group
+        .map((item) => item[key])
+        .filter((value): value is number => typeof value === "number");
+      if (values.length === group.length) {
+        const mean =
+          values.reduce((sum, value) => sum + value, 0) / values.length;
+        merged[key] = Math.round(mean * 100_000) / 100_000;
+      }
+    }
+    if (first["descriptor"] !== undefined) {
+      merged["descriptor"] = first["descriptor"];
+    }
+    return merged;
+  });
 }
 
 /** The tariff on the Powerwall as the bridge last learned it. */

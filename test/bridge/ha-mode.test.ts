@@ -228,6 +228,17 @@ describe("HA mode", () => {
     expect(log.text()).not.toContain("psk_wrong_token_000000000000");
   });
 
+  it("stops through an unbound stop", async () => {
+    const target = await start();
+    await untilRunning(target);
+    const { stop } = target;
+
+    await stop();
+
+    expect(target.service).toBeUndefined();
+    expect(target.bridge.status.state).toBe("stopped");
+  });
+
   it("shows the waiting page until the integration loads", async () => {
     fake.components = ["http"];
     const target = await start();
