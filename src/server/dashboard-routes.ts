@@ -9,6 +9,7 @@ import type { IncomingMessage } from "node:http";
 
 import { z } from "zod";
 
+import { ConfigError } from "../errors.js";
 import { bucketEnergy, sumEnergy } from "../history/energy.js";
 import type { HistoryStore } from "../history/store.js";
 import { requestContext } from "./access.js";
@@ -214,7 +215,17 @@ export function addDashboardRoutes(options: DashboardRoutesOptions): void {
       throw notSetUp("Force charge and discharge");
     }
     const body = await parseBody(request, forceBodySchema);
-    sendJson(response, 200, await force.start(body.direction, body.minutes));
+    let snapshot;
+    try {
+      snapshot = await force.start(body.direction, body.minutes);
+    } catch (error) {
+      // The control rejects a duration above its configured maximum.
+      if (error instanceof ConfigError) {
+        throw new HttpError(400, error.message);
+      }
+      throw error;
+    }
+    sendJson(response, 200, snapshot);
   });
 
   server.route(
