@@ -334,8 +334,8 @@ export class AmberLiveFeed extends EventEmitter<AmberLiveFeedEvents> {
     const detail =
       message === undefined ? "" : ` (${scrubText(message).slice(0, 200)})`;
     if (isTransientStatus(status)) {
-      // A server error or rate limit says nothing about the account, so it
-      // gets the usual reconnect with backoff rather than disabling the feed.
+      // A server error or rate limit is no sign that the account lacks
+      // access, so it gets the usual reconnect with backoff.
       this.#logFailure(
         `subscribe-${status}`,
         `Amber live prices could not subscribe, status ${status}${detail}; reconnecting`,

@@ -102,7 +102,7 @@ const intervalFields = {
   descriptor: priceDescriptorSchema,
 };
 
-/** Longest span of any Amber interval (the `duration` enum is 5, 15 or 30 minutes), ms. */
+/** Maximum span of any Amber interval (the `duration` enum is 5, 15 or 30 minutes), ms. */
 const MAX_SPAN_MS = 30 * 60_000;
 
 /**

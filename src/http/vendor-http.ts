@@ -155,7 +155,7 @@ export class VendorHttp {
     }
     if (status >= 300 && status < 400) {
       // Redirects are never followed (maxRedirects: 0), so the bearer token
-      // cannot leak to another host, and the body of a 3xx is not the answer.
+      // cannot leak to another host. The body of a 3xx is not the resource.
       throw new RequestRejectedError(
         this.vendor,
         status,
@@ -184,7 +184,7 @@ export class VendorHttp {
   ): Error {
     const where = `${request.method} ${request.path}`;
     // axios gives an oversized body the generic ERR_BAD_RESPONSE code, so
-    // only its message ("maxContentLength size of … exceeded") tells it apart.
+    // only its message ("maxContentLength size of … exceeded") distinguishes it.
     if (
       axios.isAxiosError(error) &&
       error.message.startsWith("maxContentLength")
@@ -260,7 +260,7 @@ function summariseBody(text: string): string {
 }
 
 /**
- * Longest wait a retry hint may ask for: one hour. A larger value is a broken
+ * Maximum wait a retry hint may request: one hour. A larger value is a broken
  * header, and Node's timers would overflow to 1 ms on anything above 24.8
  * days, which turns a "wait forever" into a retry storm.
  */

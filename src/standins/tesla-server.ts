@@ -418,7 +418,7 @@ class TeslaStandInServer {
         });
         return true;
       case "slow":
-        // After close() the request is dropped rather than answered late.
+        // After close() the request is dropped instead of getting a late response.
         return !(await this.#delay(fault.delayMs ?? 1000));
       case "result-false":
         // Handled in #handleApi for writes; reads get their normal response.

@@ -96,7 +96,7 @@ function gaps(): number[] {
   return times.slice(1).map((time, index) => time - (times[index] ?? 0));
 }
 
-/** A valid general-channel CurrentInterval, with `overrides` applied. */
+/** Builds a valid general-channel CurrentInterval with `overrides` applied. */
 function interval(
   overrides: Record<string, unknown> = {},
 ): Record<string, unknown> {

@@ -87,7 +87,7 @@ function collect(live: AmberLiveFeed): LivePrices[] {
   return received;
 }
 
-/** A valid general-channel price push for `siteId`. */
+/** Builds a valid general-channel price push for `siteId`. */
 function push(siteId: string | undefined = SITE): Record<string, unknown> {
   return {
     service: "live-prices",
@@ -117,8 +117,8 @@ function push(siteId: string | undefined = SITE): Record<string, unknown> {
 }
 
 /**
- * Starts a bare WebSocket server that answers every subscribe with 200 and
- * then hands the socket to `afterSubscribe`.
+ * Starts a bare WebSocket server that replies to every subscribe with 200
+ * (or `reply`) and then hands the socket to `afterSubscribe`.
  */
 async function startScriptedServer(
   afterSubscribe: (socket: WebSocket) => void,
@@ -155,7 +155,7 @@ async function startScriptedServer(
   return { url: `ws://127.0.0.1:${port}`, connections: () => connections };
 }
 
-/** Starts a TCP server that accepts connections and never answers. */
+/** Starts a TCP server that accepts connections and never responds. */
 async function startSilentServer(): Promise<string> {
   const sockets = new Set<Socket>();
   const server: Server = createServer((socket) => {

@@ -53,7 +53,7 @@ async function failure(promise: Promise<unknown>): Promise<unknown> {
   throw new Error("expected the request to fail");
 }
 
-/** Every string reachable from `error`, its causes included, as one text. */
+/** Renders `error` with every nested field and cause, for searching. */
 function everything(error: unknown): string {
   return inspect(error, { depth: Infinity, showHidden: true });
 }

@@ -6,15 +6,15 @@ describe("FaultSwitch", () => {
   it.each([
     [1, 1],
     [3, 3],
-  ])("applies a fault with count %i %i times", (count, applied) => {
+  ])("applies count %i to %i requests", (count, expected) => {
     const faults = new FaultSwitch();
     faults.arm({ kind: "server-error", count });
-    let taken = 0;
-    while (faults.take("/any") !== undefined && taken < 10) {
-      taken += 1;
+    let applied = 0;
+    while (faults.take("/any") !== undefined && applied < 10) {
+      applied += 1;
     }
 
-    expect(taken).toBe(applied);
+    expect(applied).toBe(expected);
   });
 
   it("keeps an Infinity fault armed", () => {

@@ -80,10 +80,10 @@ function provider(
 
 /**
  * Starts a token endpoint that rotates the refresh token like Tesla's, but
- * answers each grant with the fields `answer` returns.
+ * overrides the fields of each grant response with those `overrides` returns.
  */
 async function startTokenServer(
-  answer: (grant: number) => Record<string, unknown>,
+  overrides: (grant: number) => Record<string, unknown>,
 ): Promise<{ url: string; refreshToken: () => string; grants: () => number }> {
   let current = INITIAL_REFRESH;
   let grants = 0;
@@ -99,7 +99,7 @@ async function startTokenServer(
       access_token: `auth-adversarial-access-${grants}`,
       refresh_token: current,
       expires_in: 28_800,
-      ...answer(grants),
+      ...overrides(grants),
     });
   });
   rawServers.push(server);
