@@ -6,7 +6,8 @@
  * - every time field is in range (days 0–6, hours 0–23, minutes 0–59; in
  *   lenient mode an end of 24:00 is accepted as midnight);
  * - in each season every minute of every weekday is covered by exactly one
- *   period (a period may run past midnight only in lenient mode);
+ *   period (a period may run past midnight only in lenient mode), and a
+ *   season has at most 2016 periods;
  * - every period label has a rate and every rate label has periods;
  * - seasons cover every day of the year exactly once. A season may wrap the
  *   year end, and an empty shell season (all-zero months, no periods) is
@@ -280,6 +281,23 @@ const TIME_FIELD_LIMITS = {
   toMinute: 59,
 } as const;
 
+/**
+ * Most periods one season may have.
+ * NOTE: Tesla documents no limit. This allows a different label for every
+ * 5 minutes of every weekday, and bounds the minute-by-minute coverage
+ * check, whose cost grows with the periods a hostile read-back may hold.
+ */
+const MAX_PERIODS_PER_SEASON = 7 * 288;
+
+/** Labels named in an overlap message; the rest are counted. */
+const LISTED_LABELS = 3;
+
+/** Labels whose periods cover one minute: the first few, in order, and how many in all. */
+interface MinuteOwners {
+  labels: string[];
+  count: number;
+}
+
 function checkPeriods(
   season: TariffSeason,
   where: string,
@@ -294,9 +312,20 @@ function checkPeriods(
     return;
   }
 
-  // owners[day][minute] lists the labels whose periods cover that minute.
-  const owners: string[][][] = DAY_NAMES.map(() =>
-    Array.from({ length: MINUTES_PER_DAY }, () => []),
+  const periodCount = labels.reduce(
+    (sum, label) => sum + (season.tou_periods[label]?.periods.length ?? 0),
+    0,
+  );
+  if (periodCount > MAX_PERIODS_PER_SEASON) {
+    problems.push(
+      `${where}: has ${periodCount} periods, more than the ${MAX_PERIODS_PER_SEASON} this engine checks (one per 5 minutes of each weekday); merge adjacent periods of the same label`,
+    );
+    return;
+  }
+
+  // owners[day][minute]: the labels whose periods cover that minute.
+  const owners: MinuteOwners[][] = DAY_NAMES.map(() =>
+    Array.from({ length: MINUTES_PER_DAY }, () => ({ labels: [], count: 0 })),
   );
 
   for (const label of labels) {
@@ -314,7 +343,13 @@ function checkPeriods(
       for (const day of periodDays(period)) {
         for (const range of periodRanges(period)) {
           for (let minute = range.start; minute < range.end; minute++) {
-            owners[day]?.[minute]?.push(label);
+            const owner = owners[day]?.[minute];
+            if (owner !== undefined) {
+              owner.count++;
+              if (owner.labels.length < LISTED_LABELS) {
+                owner.labels.push(label);
+              }
+            }
           }
         }
       }
@@ -366,7 +401,7 @@ function checkPeriodFields(
 
 /** Turns per-minute owners into gap and overlap problems, merging weekdays with the same finding. */
 function reportCoverage(
-  owners: string[][][],
+  owners: MinuteOwners[][],
   where: string,
   problems: string[],
 ): void {
@@ -374,9 +409,13 @@ function reportCoverage(
   owners.forEach((minutes, day) => {
     let runStart = 0;
     for (let minute = 1; minute <= MINUTES_PER_DAY; minute++) {
-      const previous = minutes[minute - 1] ?? [];
+      const previous = minutes[minute - 1] ?? { labels: [], count: 0 };
       const current = minutes[minute];
-      if (current !== undefined && sameLabels(previous, current)) {
+      if (
+        current !== undefined &&
+        current.count === previous.count &&
+        sameLabels(previous.labels, current.labels)
+      ) {
         continue;
       }
       const finding = describeCoverage(previous, runStart, minute);
@@ -399,16 +438,18 @@ function sameLabels(a: readonly string[], b: readonly string[]): boolean {
 }
 
 function describeCoverage(
-  labels: readonly string[],
+  owners: MinuteOwners,
   start: number,
   end: number,
 ): string | undefined {
   const range = `${formatMinute(start)}-${formatMinute(end)}`;
-  if (labels.length === 0) {
+  if (owners.count === 0) {
     return `${range}: not covered by any period; every minute of each day needs exactly one period`;
   }
-  if (labels.length > 1) {
-    return `${range}: covered by more than one period (${labels.join(", ")}); periods must not overlap`;
+  if (owners.count > 1) {
+    const unlisted = owners.count - owners.labels.length;
+    const more = unlisted > 0 ? ` and ${unlisted} more` : "";
+    return `${range}: covered by more than one period (${owners.labels.join(", ")}${more}); periods must not overlap`;
   }
   return undefined;
 }

@@ -492,3 +492,37 @@ describe("every problem message", () => {
     },
   );
 });
+
+describe("oversized tariffs", () => {
+  /** The two-rate tariff with `count` more whole-week OFF_PEAK periods on the buy side. */
+  function withExtraPeriods(count: number): TariffContentV2 {
+    const tariff = twoRateTariff();
+    const periods = year(tariff).tou_periods["OFF_PEAK"]?.periods ?? [];
+    for (let i = 0; i < count; i++) {
+      periods.push({
+        fromDayOfWeek: 0,
+        toDayOfWeek: 6,
+        fromHour: 0,
+        fromMinute: 0,
+        toHour: 0,
+        toMinute: 0,
+      });
+    }
+    return tariff;
+  }
+
+  it.each(["strict", "lenient"] as const)(
+    "rejects too many periods (%s)",
+    (mode) => {
+      expect(problemsOf(withExtraPeriods(3000), mode)).toEqual([
+        'buy season "Year": has 3003 periods, more than the 2016 this engine checks (one per 5 minutes of each weekday); merge adjacent periods of the same label',
+      ]);
+    },
+  );
+
+  it("lists a few of many overlapping labels", () => {
+    expect(problemsOf(withExtraPeriods(2000), "lenient")).toEqual([
+      'buy season "Year", Monday-Sunday 00:00-24:00: covered by more than one period (OFF_PEAK, OFF_PEAK, OFF_PEAK and 1998 more); periods must not overlap',
+    ]);
+  });
+});
