@@ -225,6 +225,15 @@ function checkSide(
       `${sideName}: no season has periods; add a season covering 1/1 to 12/31 with periods for every day`,
     );
   }
+  // Seasons may not overlap and each covers at least one day, so more
+  // seasons than days in a leap year cannot be valid. Checking each of
+  // them would only cost time and memory.
+  if (usedSeasons.length > 366) {
+    problems.push(
+      `${sideName}: has ${usedSeasons.length} seasons with dates, more than the 366 days of a year, so they cannot avoid overlapping; merge seasons that share their periods and rates`,
+    );
+    return;
+  }
 
   const tileable: string[] = [];
   for (const name of usedSeasons) {

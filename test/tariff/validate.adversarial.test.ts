@@ -526,3 +526,18 @@ describe("oversized tariffs", () => {
     ]);
   });
 });
+
+describe("more seasons than days", () => {
+  it("rejects 400 seasons at once", () => {
+    const tariff = twoRateTariff();
+    const yearSeason = year(tariff);
+    const rates = yearRates(tariff);
+    for (let i = 0; i < 400; i++) {
+      tariff.seasons[`S${i}`] = structuredClone(yearSeason);
+      tariff.energy_charges[`S${i}`] = { rates: { ...rates } };
+    }
+    expect(problemsOf(tariff)).toEqual([
+      "buy: has 401 seasons with dates, more than the 366 days of a year, so they cannot avoid overlapping; merge seasons that share their periods and rates",
+    ]);
+  });
+});
