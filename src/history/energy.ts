@@ -1,9 +1,9 @@
 /**
- * Energy from power readings: the energy between two live_status readings is
- * the trapezoid of each power flow (the mean of the two readings times the
- * time between them), split by sign (grid import and export, battery charge
- * and discharge) and spread over the 5-minute intervals the span crosses in
- * proportion to the time spent in each. Readings further apart than the
+ * Energy from power readings. The energy between two live_status readings is
+ * the trapezoid of each power flow: the mean of the two readings times the
+ * time between them, split by sign (grid import and export, battery charge
+ * and discharge). It is spread over the 5-minute intervals the span crosses,
+ * in proportion to the time spent in each. Readings further apart than the
  * allowed gap (a restart, a failed read) add no energy, so a gap shows as a
  * shortfall in `coveredMs` rather than as invented energy.
  */

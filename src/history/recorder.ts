@@ -34,12 +34,12 @@ import type { EnergySample, HistoryStore, PricePoint } from "./store.js";
 const MINUTE_MS = 60_000;
 const HOUR_MS = 60 * MINUTE_MS;
 
-/** What the recorder reads from the engine. SyncEngine satisfies it. */
+/** The engine events and status the recorder reads. SyncEngine satisfies it. */
 export interface RecorderEngine extends EventEmitter<EngineEvents> {
   status(): StatusSnapshot;
 }
 
-/** Where live_status readings come from. TeslaClient satisfies it. */
+/** A source of live_status readings. TeslaClient satisfies it. */
 export interface LiveStatusSource {
   getLiveStatus(siteId: string): Promise<LiveStatus>;
 }

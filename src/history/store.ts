@@ -14,7 +14,7 @@
  *
  * Rows older than the retention (default 30 days) are deleted by
  * {@link HistoryStore.prune}, which the recorder calls every hour. Every
- * call is synchronous: SQLite answers these small queries in well under a
+ * call is synchronous: SQLite runs these small queries in well under a
  * millisecond, and one connection serialises the writes.
  */
 import { mkdirSync } from "node:fs";
@@ -326,6 +326,10 @@ export class HistoryStore {
 
   /** Stores one sync result. */
   recordSync(record: SyncRecord): void {
+    let confirmed: number | null = null;
+    if (record.confirmed !== null) {
+      confirmed = record.confirmed ? 1 : 0;
+    }
     this.#db
       .prepare(
         `INSERT INTO syncs (at, trigger, outcome, reason, writes, changed_slots, confirmed,
@@ -340,7 +344,7 @@ export class HistoryStore {
         reason: record.reason,
         writes: record.writes,
         changedSlots: record.changedSlots,
-        confirmed: record.confirmed === null ? null : record.confirmed ? 1 : 0,
+        confirmed,
         ...record.counters,
       });
   }

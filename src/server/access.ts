@@ -6,7 +6,7 @@
  *   when sent, names this host) and, as on every listener, carry JSON, which
  *   a cross-site form cannot send.
  * - "login": the standalone dashboard. Every route except `/health`, the
- *   login page and its assets needs a session cookie: API routes answer 401
+ *   login page and its assets needs a session cookie: API routes return 401
  *   JSON, pages redirect to the login page. POST requests must also carry the
  *   session's CSRF token in X-CSRF-Token and pass the same-origin check.
  * - "ingress": Home Assistant's ingress port. Only the Supervisor's
@@ -27,10 +27,10 @@ import {
   type SessionStore,
 } from "./sessions.js";
 
-/** How a listener admits requests; see the file comment. */
+/** Access mode of a listener; see the file comment. */
 export type AccessMode = "open" | "login" | "ingress";
 
-/** What the guard learned about a request, for the route handlers. */
+/** Facts the guard established about a request, for the route handlers. */
 export interface RequestContext {
   mode: AccessMode;
   /** Prefix for every URL in the page: "" or the validated X-Ingress-Path. */
@@ -207,7 +207,7 @@ export function isLoopbackHost(host: string): boolean {
   );
 }
 
-/** Whether the request came over HTTPS, directly or through a proxy that says so. */
+/** Whether the request came over HTTPS, directly or through a proxy that sets X-Forwarded-Proto: https. */
 function isSecure(request: IncomingMessage): boolean {
   if ((request.socket as Partial<TLSSocket>).encrypted === true) {
     return true;

@@ -2,7 +2,7 @@
  * Turns the engine's configuration into {@link WebServerOptions}: the
  * standalone listener from `server.*`, login, ingress and history from
  * `dashboard.*`, and the live_status and Amber sources of the history.
- * Ingress is on when `dashboard.ingress` says so or, when unset, when the
+ * Ingress is on when `dashboard.ingress` is true or, when unset, when the
  * Supervisor's SUPERVISOR_TOKEN is in the environment (the add-on).
  */
 import type { ParsedConfig } from "../config/schema.js";

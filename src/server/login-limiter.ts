@@ -24,13 +24,13 @@ export interface LoginLimiterOptions {
   globalFreeAttempts?: number;
   /** First lock; default 1000. Each further failure doubles it. */
   baseLockMs?: number;
-  /** Longest lock; default 15 minutes. */
+  /** Maximum lock; default 15 minutes. */
   maxLockMs?: number;
   /** Quiet time after which failures are forgotten; default 24 hours. */
   forgetAfterMs?: number;
 }
 
-/** The limiter's answer before a password is checked. */
+/** The limiter's decision before a password is checked. */
 export type LoginCheck =
   | { allowed: true }
   | { allowed: false; retryAfterMs: number; scope: "address" | "global" };
@@ -94,7 +94,7 @@ export class LoginLimiter {
     return { allowed: true };
   }
 
-  /** Counts a wrong password from `address` and locks as the rules say. */
+  /** Counts a wrong password from `address` and locks it per the rules in the file comment. */
   recordFailure(address: string): void {
     const now = this.#clock.now();
     this.#forgetStale(now);

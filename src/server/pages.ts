@@ -19,7 +19,7 @@ export const PAGE_CSP = [
   "frame-ancestors 'self'",
 ].join("; ");
 
-/** What the dashboard page needs to know at load. */
+/** Values the dashboard page needs at load. */
 export interface DashboardPageOptions {
   basePath: string;
   /** Token for X-CSRF-Token, or undefined when POSTs need none. */

@@ -5,10 +5,10 @@
  * comes from.
  *
  * A password set in the configuration is hashed at start and only the hash
- * is kept. Without one, the first start generates a password, prints it
- * once to the terminal (not to the log) and stores only its hash in
- * `<dataDir>/dashboard-password.json` (mode 0600); later starts read the
- * hash. Deleting that file makes the next start generate a new password.
+ * is kept. Without one, the first start generates a password and prints it
+ * once to the terminal (not to the log). Only its hash is stored, in
+ * `<dataDir>/dashboard-password.json` (mode 0600), and later starts read
+ * it. Deleting that file makes the next start generate a new password.
  */
 import { randomBytes, scrypt, timingSafeEqual } from "node:crypto";
 import { join } from "node:path";
@@ -116,7 +116,7 @@ function deriveKey(
   });
 }
 
-/** Where the password in force came from. */
+/** The origin of the password in force. */
 export type PasswordSource = "config" | "stored" | "generated";
 
 /** Options for {@link loadDashboardPassword}. */

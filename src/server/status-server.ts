@@ -266,7 +266,7 @@ export async function startStatusServer(
   };
 }
 
-/** An error answered as JSON `{"error": message}` with its HTTP status. */
+/** An error sent as JSON `{"error": message}` with its HTTP status. */
 export class HttpError extends Error {
   constructor(
     readonly status: number,

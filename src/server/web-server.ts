@@ -96,7 +96,7 @@ export interface WebServerOptions {
   /** Directory of the built assets; default `dist/dashboard` of this package. */
   assetsDir?: string;
   clock?: Clock;
-  /** Where a generated password is printed; default stderr. */
+  /** Output for a generated password; default stderr. */
   print?: (text: string) => void;
   /** Overrides of the login limiter's defaults. */
   limiter?: Omit<LoginLimiterOptions, "clock" | "logger">;
