@@ -277,6 +277,11 @@ async function readPricesBody(file: string): Promise<unknown> {
       `cannot read --prices ${file}: ${reason}; pass the path of a saved Amber prices response body`,
     );
   }
+  // Editors and Windows PowerShell 5 may save UTF-8 with a byte order
+  // mark, which JSON.parse rejects as an unexpected token.
+  if (text.startsWith("\uFEFF")) {
+    text = text.slice(1);
+  }
   try {
     return JSON.parse(text) as unknown;
   } catch (error) {

@@ -125,6 +125,15 @@ describe("prices files that cannot be used", () => {
     ]);
   });
 
+  it("reads a file that starts with a byte order mark", async () => {
+    // Windows PowerShell 5 saves UTF-8 with a byte order mark.
+    const file = join(scratch, "bom.json");
+    await writeFile(file, `\uFEFF${await readFile(PRICES, "utf8")}`);
+    const result = await run(["--prices", file, "--now", "2026-01-15T14:10"]);
+    expect(errorLines(result.stderr)).toEqual([]);
+    expect(result.code).toBe(0);
+  });
+
   it("reads a file just under the limit", async () => {
     const file = join(scratch, "padded.json");
     const body = await readFile(PRICES, "utf8");
