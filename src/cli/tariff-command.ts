@@ -138,9 +138,9 @@ function checkArguments(
 }
 
 /**
- * Parses --now. A time without an offset is read in `zone`, and must occur
- * there exactly once: a time that daylight saving skips or repeats is a
- * usage error that asks for an offset, rather than a guess.
+ * Parses --now. A time without an offset is read in `zone` and must occur
+ * there exactly once. A time that daylight saving skips or repeats is a
+ * usage error that requests an offset, rather than a guess.
  */
 function parseNow(text: string, zone: string): number {
   const parsed = DateTime.fromISO(text, { zone });

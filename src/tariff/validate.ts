@@ -116,7 +116,7 @@ export function assertValidTariff(
   return result.tariff;
 }
 
-/** What to write instead, by the type zod expected. */
+/** Replacement advice for each type zod expected. */
 const EXPECTED_VALUE: Readonly<Record<string, string>> = {
   number: "a finite number",
   int: "a whole number",
@@ -158,7 +158,10 @@ function describeIssue(
   }
 }
 
-/** The value at `path` inside `input`, or undefined when some part is missing. */
+/**
+ * Returns the value at `path` inside `input`, or undefined when some part
+ * of the path is missing.
+ */
 function valueAt(input: unknown, path: readonly PropertyKey[]): unknown {
   let value = input;
   for (const key of path) {
