@@ -28,7 +28,7 @@ function sellAt(i: number): number {
   return i >= 34 && i < 42 ? 0.1507 : 0.0512;
 }
 
-/** The 48-slot tariff the builder would write for `buyAt` and `sellAt`. */
+/** Builds the 48-slot tariff of `buyAt` and `sellAt`, as the builder would. */
 function rolling(noise: (i: number) => number = () => 0): TariffContentV2 {
   const slots = Array.from({ length: 48 }, (_, i) => ({
     label: periodLabel(i * 30),
@@ -50,7 +50,7 @@ function window(fromMinute: number, toMinute: number, days = [0, 6]): Period {
 }
 
 /**
- * The same prices as `rolling()` with three labels over merged periods, in
+ * Builds the same prices as `rolling()` with three labels over merged periods, in
  * a season named `season`. With `split`, every period is cut into quarter
  * hours and into weekday and weekend runs.
  */

@@ -1,6 +1,6 @@
 /**
  * Tariffs built to slip past the validator, and tariffs it must accept.
- * Every problem it reports must name the place and say what to change.
+ * Every problem it reports must name the place and the change to make.
  */
 import { describe, expect, it } from "vitest";
 
@@ -20,7 +20,7 @@ function problemsOf(tariff: unknown, mode: Mode = "strict"): string[] {
   return result.ok ? [] : result.problems;
 }
 
-/** The tariff after a round trip through JSON, as an uploaded body would be. */
+/** Returns the tariff after a round trip through JSON, as an upload sends it. */
 function viaJson(tariff: unknown): unknown {
   return JSON.parse(JSON.stringify(tariff));
 }
@@ -204,7 +204,7 @@ describe("tariffs that must pass", () => {
 });
 
 describe("schema problems", () => {
-  // Each problem names the field, shows the value and says what to write.
+  // Each problem names the field, shows the value and gives what to write.
   const cases: Array<
     [string, (raw: Record<string, unknown>) => void, string, Mode?]
   > = [
@@ -494,7 +494,7 @@ describe("every problem message", () => {
 });
 
 describe("oversized tariffs", () => {
-  /** The two-rate tariff with `count` more whole-week OFF_PEAK periods on the buy side. */
+  /** Returns the two-rate tariff with `count` more whole-week buy periods. */
   function withExtraPeriods(count: number): TariffContentV2 {
     const tariff = twoRateTariff();
     const periods = year(tariff).tou_periods["OFF_PEAK"]?.periods ?? [];
