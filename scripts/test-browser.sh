@@ -10,5 +10,8 @@ if [ ! -x /usr/bin/chromium ]; then
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
 fi
 
-npm run build --silent
+# scripts/test.sh has built already and sets TESLA_SYNC_SKIP_BUILD=1.
+if [ "${TESLA_SYNC_SKIP_BUILD:-}" != "1" ]; then
+  npm run build --silent
+fi
 npx vitest run --config test/browser/vitest.config.ts "$@"

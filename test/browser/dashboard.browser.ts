@@ -113,6 +113,9 @@ async function extraServer(
     ...options,
   });
   cleanups.push(() => web.close());
+  if (web.recorder !== undefined) {
+    running.watch(web.recorder);
+  }
   return web;
 }
 
@@ -211,7 +214,17 @@ describe("dashboard behind ingress", () => {
     const web = await extraServer({
       engineMode: "live",
       ingress: { port: 0, host: "127.0.0.1", allowedAddresses: ["127.0.0.1"] },
-      history: {},
+      history: {
+        energy: {
+          source: running.demo.service.tesla,
+          siteId: running.demo.service.teslaSiteId,
+        },
+        amber: {
+          port: running.demo.service.amber,
+          siteId: running.demo.service.amberSiteId,
+          intervalLength: 5,
+        },
+      },
       dataDir: join(temp.root, "ingress"),
     });
     proxy = await startIngressProxy(web.ingress?.port ?? 0, INGRESS_PATH);
@@ -228,6 +241,7 @@ describe("dashboard behind ingress", () => {
         outside.push(path);
       }
     });
+    await running.advance(30 * MINUTE);
     await page.goto(`${proxy.url}${INGRESS_PATH}/`);
     await waitForDashboard(page);
     const counts = await chartCounts(page);
@@ -242,7 +256,10 @@ describe("dashboard behind ingress", () => {
     );
     expect(proxy.paths.some((path) => path.includes("/api/events"))).toBe(true);
     expect(counts.tariff).toEqual([49, 49, 49, 49]);
+    expect(counts.prices[0]).toBeGreaterThan(200);
+    expect(counts.energyNonZero).toBeGreaterThan(0);
     expect(await page.textContent("header")).toContain("Test User");
+    expect(await page.isVisible("#spike-toggle")).toBe(false);
     expect(errors).toEqual([]);
   });
 

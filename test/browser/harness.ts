@@ -17,6 +17,7 @@ import {
   VirtualClock,
   yieldEventLoop,
 } from "../../src/engine/virtual-clock.js";
+import type { HistoryRecorder } from "../../src/history/recorder.js";
 import { silentLogger } from "../../src/log.js";
 import type { WebServer } from "../../src/server/web-server.js";
 
@@ -77,6 +78,8 @@ export interface BrowserDemo {
   web: WebServer;
   /** Advances virtual time, letting the engine and the recorder finish each step. */
   advance(ms: number): Promise<void>;
+  /** Makes {@link advance} wait for another recorder's readings too. */
+  watch(recorder: HistoryRecorder): void;
   /** Tariff uploads the Tesla stand-in has accepted. */
   tariffWrites(): number;
 }
@@ -91,11 +94,17 @@ export async function startBrowserDemo(): Promise<BrowserDemo> {
     livePushIntervalMs: 24 * 60 * MINUTE,
   });
   const web = demo.service.server as WebServer;
+  const recorders: HistoryRecorder[] = [];
+  if (web.recorder !== undefined) {
+    recorders.push(web.recorder);
+  }
   const settle = async (): Promise<void> => {
     for (let round = 0; round < 3; round += 1) {
       await yieldEventLoop(10);
       await demo.service.engine.idle();
-      await web.recorder?.idle();
+      for (const recorder of recorders) {
+        await recorder.idle();
+      }
     }
   };
   await clock.advance(0, { settle });
@@ -104,6 +113,9 @@ export async function startBrowserDemo(): Promise<BrowserDemo> {
     clock,
     web,
     advance: (ms) => clock.advance(ms, { settle }),
+    watch: (recorder) => {
+      recorders.push(recorder);
+    },
     tariffWrites: () =>
       demo.tesla.writes.filter(
         (write) => write.endpoint === "time_of_use_settings",
