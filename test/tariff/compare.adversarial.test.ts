@@ -176,6 +176,19 @@ function readBack(tariff: TariffContentV2): TariffContentV2Lenient {
   return result.tariff;
 }
 
+/** `tariff` with every rate rounded to a 32-bit float, in case the Powerwall stores them so. */
+function float32(tariff: TariffContentV2): TariffContentV2 {
+  const copy = structuredClone(tariff);
+  for (const side of [copy, copy.sell_tariff]) {
+    for (const entry of Object.values(side.energy_charges)) {
+      for (const label of Object.keys(entry.rates)) {
+        entry.rates[label] = Math.fround(entry.rates[label] ?? 0);
+      }
+    }
+  }
+  return copy;
+}
+
 describe("comparison is not fooled", () => {
   const cases: Array<[string, () => TariffContentV2Lenient]> = [
     ["relabelled slots", () => relabelled(rolling(), (l) => `X${l.slice(7)}`)],
@@ -198,6 +211,7 @@ describe("comparison is not fooled", () => {
     ["float noise", () => rolling((i) => (i % 2 === 0 ? 1e-9 : -1e-9))],
     ["noise below the rounding step", () => rolling(() => 0.00004)],
     ["a read-back copy", () => readBack(rolling())],
+    ["rates stored as 32-bit floats", () => float32(rolling())],
     ["a read-back of merged labels", () => readBack(merged({ split: true }))],
   ];
 
