@@ -32,8 +32,8 @@ import type { Clock } from "../util/clock.js";
 export interface DemoOptions {
   logger: Logger;
   /**
-   * The user's configuration; only its server, sync and log settings are
-   * used, because the demo supplies the accounts.
+   * The user's configuration; only its server, sync, log, time zone and
+   * dashboard settings are used, because the demo supplies the accounts.
    */
   base?: ParsedConfig;
   /** Status server port; default the configured one (5001). */
@@ -91,7 +91,12 @@ export async function startDemo(options: DemoOptions): Promise<RunningDemo> {
       dataDir,
       ...(base === undefined
         ? {}
-        : { sync: base.sync, log: base.log, timeZone: base.timeZone }),
+        : {
+            sync: base.sync,
+            log: base.log,
+            timeZone: base.timeZone,
+            dashboard: base.dashboard,
+          }),
       server: {
         host: base?.server.host ?? "127.0.0.1",
         port: options.port ?? base?.server.port ?? 5001,
