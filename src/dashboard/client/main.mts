@@ -109,12 +109,7 @@ function showStatus(state: PageState, status: StatusSnapshot): void {
   );
 
   const clamped = showTariff(state.charts, status.slots);
-  setText(
-    "tariff-note",
-    status.slots.length === 0
-      ? "No tariff built yet."
-      : `Built ${status.slotsBuiltAt === null ? "" : formatDateTime(status.slotsBuiltAt, zone)}; times in ${zone}. Solid lines are the rates written to the Powerwall, dashed lines Amber's prices.${clamped > 0 ? ` ${clamped} half hours have a negative price that the tariff writes as zero.` : ""}`,
-  );
+  setText("tariff-note", tariffNote(status, clamped));
 
   showLog(status);
   showCalls(status);
@@ -122,6 +117,36 @@ function showStatus(state: PageState, status: StatusSnapshot): void {
     "footer",
     `Amber site ${status.amberSiteId} · Tesla energy site ${status.teslaSiteId} · ${zone}${status.lastUpload === null ? "" : ` · last upload ${formatDateTime(status.lastUpload.at, zone)}`}`,
   );
+}
+
+/**
+ * Describes the tariff chart. The status API carries the last built tariff,
+ * which is the one on the Powerwall unless the last sync neither uploaded
+ * it nor found it unchanged; the note says so in that case.
+ */
+function tariffNote(status: StatusSnapshot, clamped: number): string {
+  if (status.slots.length === 0) {
+    return "No tariff built yet.";
+  }
+  const zone = status.timeZone;
+  const built =
+    status.slotsBuiltAt === null
+      ? ""
+      : ` ${formatDateTime(status.slotsBuiltAt, zone)}`;
+  const outcome = status.lastSync?.outcome;
+  const onPowerwall = outcome === "uploaded" || outcome === "unchanged";
+  const upload =
+    status.lastUpload === null
+      ? "none yet"
+      : formatDateTime(status.lastUpload.at, zone);
+  const lines = onPowerwall
+    ? "Solid lines are the rates written to the Powerwall"
+    : `Solid lines are the rates of this build, which was not uploaded (${outcome ?? "no sync"}); the Powerwall keeps the tariff of the last upload (${upload})`;
+  const negative =
+    clamped > 0
+      ? ` ${clamped} half hours have a negative price that the tariff writes as zero.`
+      : "";
+  return `Built${built}; times in ${zone}. ${lines}, dashed lines Amber's prices.${negative}`;
 }
 
 function showLog(status: StatusSnapshot): void {
