@@ -63,9 +63,44 @@ export const ENV_VARIABLES: readonly EnvVariable[] = [
     kind: "number",
   },
   {
+    name: "TESLA_SYNC_MIN_CHANGE_PERCENT",
+    key: "sync.minChangePercent",
+    kind: "number",
+  },
+  {
+    name: "TESLA_SYNC_THRESHOLD_GROWTH_PERCENT_PER_HOUR",
+    key: "sync.thresholdGrowthPercentPerHour",
+    kind: "number",
+  },
+  {
     name: "TESLA_SYNC_CURRENT_SLOT_MIN_CHANGE_CENTS",
     key: "sync.currentSlotMinChangeCents",
     kind: "number",
+  },
+  {
+    name: "TESLA_SYNC_CURRENT_SLOT_MIN_CHANGE_PERCENT",
+    key: "sync.currentSlotMinChangePercent",
+    kind: "number",
+  },
+  {
+    name: "TESLA_SYNC_URGENT_MIN_CHANGE_CENTS",
+    key: "sync.urgentMinChangeCents",
+    kind: "number",
+  },
+  {
+    name: "TESLA_SYNC_URGENT_MIN_CHANGE_PERCENT",
+    key: "sync.urgentMinChangePercent",
+    kind: "number",
+  },
+  {
+    name: "TESLA_SYNC_NEAR_HORIZON_HOURS",
+    key: "sync.nearHorizonHours",
+    kind: "number",
+  },
+  {
+    name: "TESLA_SYNC_RANKED_SLOTS",
+    key: "sync.rankedSlots",
+    kind: "integer",
   },
   {
     name: "TESLA_SYNC_LIVE_PRICE_THRESHOLD_CENTS",
@@ -80,6 +115,11 @@ export const ENV_VARIABLES: readonly EnvVariable[] = [
   {
     name: "TESLA_SYNC_MIN_WRITE_SPACING_SECONDS",
     key: "sync.minWriteSpacingSeconds",
+    kind: "number",
+  },
+  {
+    name: "TESLA_SYNC_URGENT_WRITE_SPACING_SECONDS",
+    key: "sync.urgentWriteSpacingSeconds",
     kind: "number",
   },
   {
@@ -106,6 +146,56 @@ export const ENV_VARIABLES: readonly EnvVariable[] = [
     name: "TESLA_SYNC_SITE_INFO_REFRESH_MINUTES",
     key: "sync.siteInfoRefreshMinutes",
     kind: "number",
+  },
+  {
+    name: "TESLA_SYNC_DAILY_WRITE_BUDGET",
+    key: "sync.dailyWriteBudget",
+    kind: "integer",
+  },
+  {
+    name: "TESLA_SYNC_URGENT_WRITE_RESERVE",
+    key: "sync.urgentWriteReserve",
+    kind: "integer",
+  },
+  {
+    name: "TESLA_SYNC_SPIKE_ENABLED",
+    key: "controls.spike.enabled",
+    kind: "boolean",
+  },
+  {
+    name: "TESLA_SYNC_SPIKE_REGION",
+    key: "controls.spike.region",
+    kind: "string",
+  },
+  {
+    name: "TESLA_SYNC_SPIKE_THRESHOLD_MWH",
+    key: "controls.spike.thresholdMwh",
+    kind: "number",
+  },
+  {
+    name: "TESLA_SYNC_CURTAILMENT_ENABLED",
+    key: "controls.curtailment.enabled",
+    kind: "boolean",
+  },
+  {
+    name: "TESLA_SYNC_CURTAILMENT_THRESHOLD_CENTS",
+    key: "controls.curtailment.thresholdCents",
+    kind: "number",
+  },
+  {
+    name: "TESLA_SYNC_SPIKE_PROTECTION_ENABLED",
+    key: "controls.overlays.spikeProtection.enabled",
+    kind: "boolean",
+  },
+  {
+    name: "TESLA_SYNC_EXPORT_BOOST_ENABLED",
+    key: "controls.overlays.exportBoost.enabled",
+    kind: "boolean",
+  },
+  {
+    name: "TESLA_SYNC_DEMAND_WINDOW_ENABLED",
+    key: "controls.overlays.demandWindow.enabled",
+    kind: "boolean",
   },
   { name: "TESLA_SYNC_HOST", key: "server.host", kind: "string" },
   { name: "TESLA_SYNC_PORT", key: "server.port", kind: "integer" },

@@ -7,6 +7,8 @@
 import { IANAZone } from "luxon";
 import { z } from "zod";
 
+import { controlSettingsSchema } from "../controls/settings.js";
+
 /** Amber's public REST API. */
 export const DEFAULT_AMBER_REST_URL = "https://api.amber.com.au/v1";
 /** Amber's live-price WebSocket (alpha). */
@@ -75,16 +77,32 @@ const syncSchema = z.strictObject({
   autoSync: z.boolean().default(true),
   /** Which `advancedPrice` band prices forecast slots. */
   forecastBand: z.enum(["predicted", "low", "high"]).default("predicted"),
-  /** A tariff counts as changed when any slot moved by at least this, c/kWh. */
-  minChangeCents: z.number().positive().default(0.5),
-  /** The same for the current half hour, which matters most to the Powerwall, c/kWh. */
-  currentSlotMinChangeCents: z.number().positive().default(0.25),
-  /** A live price this far from the uploaded current slot triggers a sync, c/kWh. */
+  /** Absolute threshold for a half hour after the next one, before it grows with lead time, c/kWh. */
+  minChangeCents: z.number().positive().default(4),
+  /** Relative threshold for those half hours, percent of the larger rate, before growth. */
+  minChangePercent: z.number().min(0).max(60).default(15),
+  /** Growth of both thresholds per hour of lead time, percent. */
+  thresholdGrowthPercentPerHour: z.number().min(0).max(1000).default(25),
+  /** Absolute threshold for the current and the next half hour, c/kWh. */
+  currentSlotMinChangeCents: z.number().positive().default(4),
+  /** Relative threshold for the current and the next half hour, percent. */
+  currentSlotMinChangePercent: z.number().min(0).max(60).default(15),
+  /** A current-slot move at least this large is urgent, c/kWh. */
+  urgentMinChangeCents: z.number().positive().default(10),
+  /** Relative part of the urgent test, percent. */
+  urgentMinChangePercent: z.number().min(0).max(100).default(50),
+  /** Hours ahead in which sign, spike-status and ranking changes are material. */
+  nearHorizonHours: z.number().min(0.5).max(24).default(6),
+  /** Cheapest and dearest half hours the ranking rule watches; 0 turns the rule off. */
+  rankedSlots: z.number().int().min(0).max(12).default(2),
+  /** A live price this far from the uploaded current slot may trigger a sync, c/kWh. */
   livePriceThresholdCents: z.number().positive().default(2),
   /** Quiet time after a live push before the sync it triggers, seconds. */
   liveDebounceSeconds: z.number().min(0).max(120).default(10),
-  /** Minimum time between two tariff writes to Tesla, seconds. */
-  minWriteSpacingSeconds: z.number().min(60).max(3600).default(300),
+  /** Minimum time between two tariff writes for ordinary changes, seconds. */
+  minWriteSpacingSeconds: z.number().min(60).max(3600).default(1800),
+  /** Minimum time between two tariff writes for urgent changes, seconds. */
+  urgentWriteSpacingSeconds: z.number().min(60).max(3600).default(300),
   /** Minimum time between writes that a manual sync may not undercut, seconds. */
   manualWriteFloorSeconds: z.number().min(10).max(3600).default(60),
   /** Delay after each 5-minute boundary before the scheduled sync, seconds. With the jitter it stays under the 300 s interval. */
@@ -95,7 +113,32 @@ const syncSchema = z.strictObject({
   maxFilledSlots: z.number().int().min(0).max(48).default(6),
   /** How often the Powerwall's own tariff is read back to catch outside edits, minutes. */
   siteInfoRefreshMinutes: z.number().min(5).max(1440).default(60),
+  /** Tariff write attempts allowed per local day, manual ones included. */
+  dailyWriteBudget: z.number().int().min(1).max(1000).default(48),
+  /** Part of the daily budget kept for urgent changes. */
+  urgentWriteReserve: z.number().int().min(0).max(1000).default(12),
 });
+
+/** Rejects write settings that contradict each other. */
+function checkWriteSettings(
+  sync: z.output<typeof syncSchema>,
+  context: z.core.$RefinementCtx<z.output<typeof syncSchema>>,
+): void {
+  if (sync.urgentWriteReserve >= sync.dailyWriteBudget) {
+    context.addIssue({
+      code: "custom",
+      path: ["urgentWriteReserve"],
+      message: `must be less than dailyWriteBudget (${sync.dailyWriteBudget}), or ordinary changes could never be written`,
+    });
+  }
+  if (sync.urgentWriteSpacingSeconds > sync.minWriteSpacingSeconds) {
+    context.addIssue({
+      code: "custom",
+      path: ["urgentWriteSpacingSeconds"],
+      message: `must not exceed minWriteSpacingSeconds (${sync.minWriteSpacingSeconds}), because urgent writes may go sooner than ordinary ones`,
+    });
+  }
+}
 
 const serverSchema = z.strictObject({
   /**
@@ -155,7 +198,25 @@ export const configSchema = z.strictObject({
   dataDir: z.string().trim().min(1).default("./data"),
   /** Zone used when the Powerwall reports no `installation_time_zone`. */
   timeZone: timeZone.optional(),
-  sync: syncSchema.prefault({}),
+  sync: syncSchema.prefault({}).superRefine(checkWriteSettings),
+  /**
+   * Settings of the price-event controls, with the keys of `controls.json`
+   * (docs/controls.md). They are checked here but kept as written, because
+   * `controls.json` in the data directory is merged over them at start.
+   */
+  controls: z
+    .record(z.string(), z.unknown())
+    .default({})
+    .superRefine((controls, context) => {
+      const result = controlSettingsSchema.safeParse(controls);
+      for (const issue of result.error?.issues ?? []) {
+        context.addIssue({
+          code: "custom",
+          path: issue.path,
+          message: issue.message,
+        });
+      }
+    }),
   server: serverSchema.prefault({}),
   dashboard: dashboardSchema.prefault({}),
   log: logSchema.prefault({}),

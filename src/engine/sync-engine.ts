@@ -6,21 +6,24 @@
  * 1. Fetch 24 hours of prices from Amber (see price-window.ts).
  * 2. Take the live 5-minute price when a push for the current 5 minutes
  *    arrived, else the REST CurrentInterval prices the current half hour.
- * 3. Build the tariff in the Powerwall's zone (site_info
- *    `installation_time_zone`; when empty, the configured `timeZone`; else
- *    Australia/Sydney with a warning) and validate it strictly. A builder
- *    refusal or a validation problem is "refused" and nothing is written.
- * 4. Compare with the last upload (or with the Powerwall's own tariff when
- *    that differs). The change is material when any half hour moved by at
- *    least `minChangeCents` (default 0.5 c/kWh), or the current half hour
- *    by at least `currentSlotMinChangeCents` (default 0.25 c/kWh), because
- *    the current slot is what the Powerwall acts on now, and a backend that
- *    keeps one price per half hour never sees a later correction to it.
- * 5. Respect the write spacing: scheduled, live and startup syncs write at
- *    most once per `minWriteSpacingMs` (default 5 min); a manual sync may
- *    write sooner, but not within `manualWriteFloorMs` (default 60 s). A
- *    blocked write is "skipped" and a sync is queued for when it is allowed.
- * 6. Upload, read site_info back and confirm the prices match.
+ * 3. Build the tariff with the price-event overlays in the Powerwall's zone,
+ *    and validate it strictly. The zone is site_info
+ *    `installation_time_zone`, else the configured `timeZone`, else
+ *    Australia/Sydney with a warning. A builder refusal or a validation
+ *    problem is "refused" and nothing is written.
+ * 4. While a price-event control (spike response, force, custom schedule)
+ *    holds the tariff, stop: the sync is "skipped" with the control and
+ *    when it ends, and it is not a write attempt.
+ * 5. Compare with the last upload (or with the Powerwall's own tariff when
+ *    that differs) by the materiality rule in decision.ts. Nothing
+ *    material is "unchanged".
+ * 6. Respect the write spacing and the daily budget (write-budget.ts):
+ *    ordinary changes wait `minWriteSpacingMs` (default 30 min) after the
+ *    last write, urgent ones `urgentWriteSpacingMs` (default 5 min), and a
+ *    manual sync only `manualWriteFloorMs` (default 60 s). A blocked write
+ *    is "skipped"; the next scheduled sync looks again with fresh prices,
+ *    and a manual sync blocked by the floor is queued for when it may go.
+ * 7. Upload, read site_info back and confirm the prices match.
  *
  * A failed write (HTTP error, or HTTP 200 with `result: false`) records
  * nothing as uploaded, so the last good tariff stays the reference.
@@ -35,19 +38,25 @@ import {
   AuthError,
   describeError,
   PricesInsufficientError,
+  TariffHeldError,
   WriteRejectedError,
 } from "../errors.js";
 import type { Logger } from "../log.js";
 import type { SiteInfo } from "../tesla/schemas.js";
 import { systemClock, type Clock } from "../util/clock.js";
 import {
+  baselineFromRates,
+  baselineFromUpload,
   clampedSlots,
   describeSummary,
   formatCents,
   formatClock,
+  judgeCurrentMove,
+  judgeMateriality,
   summariseSlots,
   toStoredSlot,
   type BuiltSlot,
+  type Materiality,
 } from "./decision.js";
 import { LivePriceTracker } from "./live-price.js";
 import { fetchPriceWindow, HORIZON_MS } from "./price-window.js";
@@ -61,9 +70,9 @@ import {
 } from "./state-store.js";
 import {
   buildValidatedTariff,
-  compareTariffJson,
   readPowerwallTariff,
   sameTariff,
+  tariffRatesAt,
   type BuiltTariff,
   type TariffJson,
 } from "./tariff-port.js";
@@ -75,8 +84,20 @@ import type {
   SyncOutcome,
   SyncResult,
   SyncTrigger,
+  TariffControls,
+  TariffHold,
   TeslaPort,
+  WriteBudgetStatus,
 } from "./types.js";
+import {
+  checkWrite,
+  dayProgress,
+  nextWriteAt,
+  ordinaryAllowance,
+  urgentAllowance,
+  type WriteKind,
+  type WritePermission,
+} from "./write-budget.js";
 
 /** Sync log entries included in a status snapshot. */
 const STATUS_LOG_ENTRIES = 50;
@@ -99,6 +120,8 @@ export interface SyncEngineOptions {
   settings?: Partial<EngineSettings>;
   /** Random source for the scheduler's jitter; default Math.random. */
   random?: () => number;
+  /** Overlays and the tariff hold check of the price-event controls; default none. */
+  controls?: TariffControls;
 }
 
 /** A sync step's decision, before bookkeeping. */
@@ -110,6 +133,8 @@ interface Decision {
   timeZone?: string;
   changedSlots?: number;
   confirmed?: boolean;
+  urgent?: boolean;
+  heldBy?: string;
   /** Log level for the decision line; default info. */
   level?: "info" | "warn" | "error" | "debug";
   /** Kind for the repeat log: failures and refusals of one kind are warned once. */
@@ -147,6 +172,9 @@ export class SyncEngine extends EventEmitter<EngineEvents> {
   #deferred: { at: number; controller: AbortController } | undefined;
   #liveTimer: AbortController | undefined;
   #stopped = false;
+  #controls: TariffControls | undefined;
+  /** Id of the control that held the tariff at the last sync, if any. */
+  #heldBy: string | undefined;
 
   constructor(options: SyncEngineOptions) {
     super();
@@ -161,6 +189,7 @@ export class SyncEngine extends EventEmitter<EngineEvents> {
     this.#mode = options.mode ?? "live";
     this.#settings = { ...DEFAULT_ENGINE_SETTINGS, ...options.settings };
     this.#autoSync = this.#settings.autoSync;
+    this.#controls = options.controls;
     this.#problems = new RepeatLog(this.#logger);
     this.#notices = new RepeatLog(this.#logger);
     this.#scheduler = new IntervalScheduler({
@@ -186,6 +215,14 @@ export class SyncEngine extends EventEmitter<EngineEvents> {
   /** Whether scheduled and live-price syncs run. */
   get autoSync(): boolean {
     return this.#autoSync;
+  }
+
+  /**
+   * Takes the price-event controls' overlays and tariff hold check; the
+   * controls call this from their `attach`. Replaces any set before.
+   */
+  useTariffControls(controls: TariffControls): void {
+    this.#controls = controls;
   }
 
   /** Runs the startup sync (skipped while auto-sync is off), then starts the interval scheduler. */
@@ -257,9 +294,13 @@ export class SyncEngine extends EventEmitter<EngineEvents> {
   }
 
   /**
-   * Takes a live-price push. When it moves the current half hour by more
-   * than `livePriceThresholdCents` from the uploaded tariff, a sync follows
-   * after `liveDebounceMs` without further qualifying pushes.
+   * Takes a live-price push. A push qualifies when it moves the uploaded
+   * current half hour by at least `livePriceThresholdCents` and enough to
+   * be material (rule 4 in decision.ts). When the spacing and the budget
+   * let that kind of change be written, a sync follows after
+   * `liveDebounceMs` without further qualifying pushes. While the spacing
+   * holds it back, a sync is queued for when the spacing ends. Other moves
+   * wait for the scheduled sync.
    */
   handleLivePrices(prices: readonly CurrentInterval[]): void {
     const now = this.#clock.now();
@@ -277,29 +318,69 @@ export class SyncEngine extends EventEmitter<EngineEvents> {
       uploaded === undefined
         ? undefined
         : this.#live.moveFrom(uploaded.slots, now);
-    if (move === undefined) {
+    const slot = uploaded?.slots.find(
+      (candidate) => candidate.label === move?.label,
+    );
+    const live = this.#live.status();
+    if (move === undefined || slot === undefined || live.buy === undefined) {
       return;
     }
 
     const delta = Math.max(move.buyDelta, move.sellDelta);
-    if (delta * 100 <= this.#settings.livePriceThresholdCents) {
+    const verdict = judgeCurrentMove(
+      { buy: slot.buy, sell: slot.sell },
+      {
+        buy: Math.max(0, live.buy),
+        sell: live.sell === undefined ? slot.sell : Math.max(0, live.sell),
+      },
+      this.#settings,
+    );
+    const fields = { slot: move.label, deltaCents: formatCents(delta) };
+    if (
+      verdict === "none" ||
+      delta * 100 < this.#settings.livePriceThresholdCents
+    ) {
       this.#logger.debug(
-        { slot: move.label, deltaCents: formatCents(delta) },
-        "Live price within the threshold of the uploaded slot",
+        fields,
+        "Live price move of the current slot is not material",
+      );
+      return;
+    }
+    const hold = this.#controls?.tariffHold();
+    if (hold !== undefined) {
+      this.#logger.debug(
+        { ...fields, heldBy: hold.holder },
+        "Live price moved, but a control holds the tariff",
       );
       return;
     }
     if (this.#deferred !== undefined) {
       this.#logger.debug(
-        { slot: move.label, deltaCents: formatCents(delta) },
+        fields,
         "Live price moved; the sync queued for the write spacing will include it",
+      );
+      return;
+    }
+    const permission = this.#permission(
+      verdict === "urgent" ? "urgent" : "ordinary",
+      now,
+    );
+    if (!permission.allowed) {
+      // A spacing ends at a known time, so the sync is queued for it. A
+      // spent budget leaves the move to the scheduled syncs.
+      if (permission.limit === "spacing") {
+        this.#defer(permission.retryAt, "live-price");
+      }
+      this.#logger.debug(
+        { ...fields, urgent: verdict === "urgent" },
+        `Live price moved, but ${permission.reason}`,
       );
       return;
     }
     if (this.#liveTimer === undefined) {
       this.#logger.info(
-        { slot: move.label, deltaCents: formatCents(delta) },
-        `Live price moved ${move.label} by ${formatCents(delta)} c/kWh (threshold ${this.#settings.livePriceThresholdCents} c/kWh); syncing`,
+        { ...fields, urgent: verdict === "urgent" },
+        `Live price moved ${move.label} by ${formatCents(delta)} c/kWh${verdict === "urgent" ? " (urgent)" : ""}; syncing`,
       );
     }
     this.#debounceLiveSync();
@@ -332,6 +413,7 @@ export class SyncEngine extends EventEmitter<EngineEvents> {
     const upload = state.lastUpload;
     const confirmation = state.lastConfirmation;
     const nextRunAt = this.#autoSync ? this.#scheduler.nextRunAt : undefined;
+    const hold = this.#controls?.tariffHold();
 
     return {
       mode: this.#mode,
@@ -356,6 +438,19 @@ export class SyncEngine extends EventEmitter<EngineEvents> {
           ? null
           : { ...confirmation, at: new Date(confirmation.at).toISOString() },
       live: this.#live.status(),
+      writeBudget: this.#budgetStatus(now, zone),
+      tariffHold:
+        hold === undefined
+          ? null
+          : {
+              holder: hold.holder,
+              description: hold.description,
+              until:
+                hold.until === undefined
+                  ? null
+                  : new Date(hold.until).toISOString(),
+              endCondition: hold.endCondition,
+            },
       counters: {
         day,
         today,
@@ -419,6 +514,8 @@ export class SyncEngine extends EventEmitter<EngineEvents> {
       ...(decision.confirmed === undefined
         ? {}
         : { confirmed: decision.confirmed }),
+      ...(decision.urgent === undefined ? {} : { urgent: decision.urgent }),
+      ...(decision.heldBy === undefined ? {} : { heldBy: decision.heldBy }),
     };
     if (decision.record === false) {
       this.#logger.debug(
@@ -460,7 +557,8 @@ export class SyncEngine extends EventEmitter<EngineEvents> {
   }
 
   async #decide(trigger: SyncTrigger): Promise<Decision> {
-    if (!this.#autoSync && trigger !== "manual" && trigger !== "service") {
+    const manual = trigger === "manual" || trigger === "service";
+    if (!this.#autoSync && !manual) {
       return {
         outcome: "skipped",
         reason: "auto-sync is off, so only manual syncs run",
@@ -470,13 +568,16 @@ export class SyncEngine extends EventEmitter<EngineEvents> {
     }
     const now = this.#clock.now();
 
-    // An automatic sync that could not write anyway is moved to the moment
-    // the spacing allows, before any Amber call. Moving it (not dropping it)
-    // keeps about one fetch per interval, and the runs drift back onto the
-    // scheduler's grid once an interval passes without a write. Manual
-    // syncs go on, because the caller expects a result about the prices.
-    if (trigger !== "manual" && trigger !== "service") {
-      const allowedAt = this.#writeAllowedAt(trigger);
+    // An automatic sync that could not write even an urgent change is
+    // moved to the moment the urgent spacing allows, before any Amber call.
+    // Moving it (not dropping it) keeps about one fetch per interval, and
+    // the runs drift back onto the scheduler's grid once an interval passes
+    // without a write. Manual syncs go on, because the caller expects a
+    // result about the prices.
+    if (!manual) {
+      const last = this.#store.state.lastWriteAttemptAt;
+      const allowedAt =
+        last === undefined ? 0 : last + this.#settings.urgentWriteSpacingMs;
       if (allowedAt > now) {
         this.#defer(allowedAt, trigger);
         return {
@@ -512,7 +613,11 @@ export class SyncEngine extends EventEmitter<EngineEvents> {
       );
     }
 
-    const siteProblem = await this.#refreshSiteInfo(now);
+    // After a control let go of the tariff, read what it left on the
+    // Powerwall instead of trusting the cached site_info.
+    const hold = this.#controls?.tariffHold();
+    const released = hold === undefined && this.#heldBy !== undefined;
+    const siteProblem = await this.#refreshSiteInfo(now, released);
     if (siteProblem !== undefined) {
       return siteProblem;
     }
@@ -540,6 +645,7 @@ export class SyncEngine extends EventEmitter<EngineEvents> {
         timeZone: zone,
         band: this.#settings.band,
         maxFilledSlots: this.#settings.maxFilledSlots,
+        overlays: this.#controls?.overlays() ?? [],
       });
     } catch (error) {
       if (error instanceof PricesInsufficientError) {
@@ -560,7 +666,12 @@ export class SyncEngine extends EventEmitter<EngineEvents> {
       this.#logger.debug({ warning }, "Tariff builder warning");
     }
 
-    const change = this.#materiality(built, now, zone);
+    if (hold !== undefined) {
+      return this.#heldDecision(hold, built, zone);
+    }
+    this.#heldBy = undefined;
+
+    const change = this.#materiality(built);
     if (!change.material) {
       return {
         outcome: "unchanged",
@@ -572,30 +683,61 @@ export class SyncEngine extends EventEmitter<EngineEvents> {
       };
     }
 
-    const spacing = this.#spacingBlock(trigger, now, zone);
-    if (spacing !== undefined) {
+    const kind: WriteKind = manual
+      ? "manual"
+      : change.urgent
+        ? "urgent"
+        : "ordinary";
+    const permission = this.#permission(kind, now, zone);
+    if (!permission.allowed) {
+      // Only a manual sync is queued: automatic ones look again at the next
+      // scheduled sync, with fresh prices.
+      if (kind === "manual") {
+        this.#defer(permission.retryAt, trigger);
+      }
+      if (permission.limit === "budget") {
+        this.#notices.report(
+          `budget-${dayProgress(now, zone).day}`,
+          `Daily Tesla write budget reached for ${kind} changes: ${permission.reason}`,
+        );
+      }
       return {
         outcome: "skipped",
-        reason: `${change.reason}, but ${spacing}`,
+        reason: `${change.reason}, but ${permission.reason}`,
         writes: 0,
         built,
         timeZone: zone,
         changedSlots: change.changedSlots,
+        urgent: change.urgent,
+        level: "debug",
       };
     }
 
     return this.#upload(built, zone, change, now);
   }
 
-  /** Decides whether `built` differs enough from what the Powerwall has. */
-  #materiality(
-    built: BuiltTariff,
-    now: number,
-    zone: string,
-  ): { material: boolean; reason: string; changedSlots: number } {
+  /** The decision for a sync while `hold` keeps the Amber tariff off the Powerwall. */
+  #heldDecision(hold: TariffHold, built: BuiltTariff, zone: string): Decision {
+    const until =
+      hold.until === undefined
+        ? `until ${hold.endCondition}`
+        : `until ${formatClock(hold.until, zone)}`;
+    const first = this.#heldBy !== hold.holder;
+    this.#heldBy = hold.holder;
+    return {
+      outcome: "skipped",
+      reason: `the ${hold.description} holds the tariff ${until}, so the Amber tariff is not uploaded`,
+      writes: 0,
+      built,
+      timeZone: zone,
+      heldBy: hold.holder,
+      level: first ? "info" : "debug",
+    };
+  }
+
+  /** Applies the materiality rule against the Powerwall's current tariff. */
+  #materiality(built: BuiltTariff): Materiality {
     const upload = this.#store.state.lastUpload;
-    let before: TariffJson | undefined = upload?.tariff;
-    let against = "";
     const powerwall = this.#powerwallTariff;
     if (
       powerwall !== undefined &&
@@ -607,64 +749,91 @@ export class SyncEngine extends EventEmitter<EngineEvents> {
           "The Powerwall's tariff differs from the last upload (changed in the Tesla app?), so the engine compares with the Powerwall's",
         );
       }
-      before = powerwall;
-      against = " against the Powerwall's current tariff";
-    }
-    if (before === undefined) {
+      const change = judgeMateriality(
+        built.slots,
+        baselineFromRates(tariffRatesAt(powerwall, built.slots)),
+        this.#settings,
+      );
       return {
-        material: true,
-        reason: "no tariff uploaded yet",
-        changedSlots: built.slots.length,
+        ...change,
+        reason: `${change.reason} against the Powerwall's current tariff`,
       };
     }
-
-    const change = compareTariffJson(before, built.tariff, {
-      minChange: this.#settings.minChangeCents / 100,
-      currentSlotMinChange: this.#settings.currentSlotMinChangeCents / 100,
-      now,
-      timeZone: zone,
-    });
-    return {
-      material: change.material,
-      reason: `${change.reason}${against}`,
-      changedSlots: change.changedSlots,
-    };
-  }
-
-  /** The earliest time the write spacing lets `trigger` write, ms (0 when there was no write). */
-  #writeAllowedAt(trigger: SyncTrigger): number {
-    const last = this.#store.state.lastWriteAttemptAt;
-    if (last === undefined) {
-      return 0;
+    if (upload === undefined) {
+      return {
+        material: true,
+        urgent: false,
+        reason: "no tariff uploaded yet",
+        findings: [],
+        changedSlots: built.slots.length,
+        maxDelta: 0,
+      };
     }
-    const spacing =
-      trigger === "manual" || trigger === "service"
-        ? this.#settings.manualWriteFloorMs
-        : this.#settings.minWriteSpacingMs;
-    return last + spacing;
+    return judgeMateriality(
+      built.slots,
+      baselineFromUpload(built.slots, upload.slots),
+      this.#settings,
+    );
   }
 
-  /** Returns why a write must wait, and queues a sync for when it may go; undefined when it may go now. */
-  #spacingBlock(
-    trigger: SyncTrigger,
+  /** Whether the spacing and the daily budget let a write of `kind` go at `now`. */
+  #permission(
+    kind: WriteKind,
     now: number,
-    zone: string,
-  ): string | undefined {
-    const last = this.#store.state.lastWriteAttemptAt ?? 0;
-    const allowedAt = this.#writeAllowedAt(trigger);
-    if (now >= allowedAt) {
-      return undefined;
-    }
-    this.#defer(allowedAt, trigger);
-    return `the last write was ${Math.round((now - last) / 1000)} s ago, so the write waits until ${formatClock(allowedAt, zone)} (${(allowedAt - last) / 1000} s spacing)`;
+    zone = this.#zone().zone,
+  ): WritePermission {
+    const progress = dayProgress(now, zone);
+    return checkWrite(
+      this.#settings,
+      {
+        kind,
+        now,
+        lastWriteAt: this.#store.state.lastWriteAttemptAt,
+        usedToday: this.#store.state.counters[progress.day]?.teslaWrites ?? 0,
+        progress,
+      },
+      (ms) => formatClock(ms, zone),
+    );
+  }
+
+  #budgetStatus(now: number, zone: string): WriteBudgetStatus {
+    const progress = dayProgress(now, zone);
+    const used = this.#store.state.counters[progress.day]?.teslaWrites ?? 0;
+    const request = {
+      now,
+      lastWriteAt: this.#store.state.lastWriteAttemptAt,
+      usedToday: used,
+      progress,
+    };
+    const next = (kind: WriteKind): string | null => {
+      const at = nextWriteAt(this.#settings, request, kind);
+      return at <= now ? null : new Date(at).toISOString();
+    };
+    return {
+      day: progress.day,
+      used,
+      limit: this.#settings.dailyWriteBudget,
+      urgentReserve: this.#settings.urgentWriteReserve,
+      ordinaryAvailable: Math.max(
+        0,
+        ordinaryAllowance(this.#settings, progress.fraction) - used,
+      ),
+      urgentAvailable: Math.max(
+        0,
+        urgentAllowance(this.#settings, progress.fraction) - used,
+      ),
+      nextOrdinaryWriteAt: next("ordinary"),
+      nextUrgentWriteAt: next("urgent"),
+    };
   }
 
   async #upload(
     built: BuiltTariff,
     zone: string,
-    change: { reason: string; changedSlots: number },
+    change: Materiality,
     now: number,
   ): Promise<Decision> {
+    const previousAttempt = this.#store.state.lastWriteAttemptAt;
     await this.#store
       .update((draft) => {
         draft.lastWriteAttemptAt = now;
@@ -674,6 +843,24 @@ export class SyncEngine extends EventEmitter<EngineEvents> {
     try {
       await this.#tesla.setTariff(this.#teslaSiteId, built.tariff);
     } catch (error) {
+      if (error instanceof TariffHeldError) {
+        // A control claimed the tariff after the check above. Its guard
+        // stopped the request before it reached Tesla, so this was no write.
+        await this.#store
+          .update((draft) => {
+            draft.lastWriteAttemptAt = previousAttempt;
+          })
+          .catch(() => undefined);
+        return {
+          outcome: "skipped",
+          reason: error.message,
+          writes: 0,
+          built,
+          timeZone: zone,
+          changedSlots: change.changedSlots,
+          urgent: change.urgent,
+        };
+      }
       const failure = this.#failure(
         error instanceof WriteRejectedError ? "tesla-rejected" : "tesla-write",
         error instanceof WriteRejectedError
@@ -681,7 +868,13 @@ export class SyncEngine extends EventEmitter<EngineEvents> {
           : `tariff upload failed: ${describeError(error)}; the Powerwall keeps its previous tariff`,
         error,
       );
-      return { ...failure, writes: 1, built, timeZone: zone };
+      return {
+        ...failure,
+        writes: 1,
+        built,
+        timeZone: zone,
+        urgent: change.urgent,
+      };
     }
 
     const summary = summariseSlots(built.slots, zone);
@@ -720,6 +913,7 @@ export class SyncEngine extends EventEmitter<EngineEvents> {
       timeZone: zone,
       changedSlots: change.changedSlots,
       confirmed,
+      urgent: change.urgent,
     };
   }
 
@@ -757,13 +951,18 @@ export class SyncEngine extends EventEmitter<EngineEvents> {
   }
 
   /**
-   * Reads site_info when it is missing or older than `siteInfoRefreshMs`.
-   * Returns a failed decision only when no zone was ever learned, because
-   * building in a guessed zone could shift every price by hours.
+   * Reads site_info when it is missing, older than `siteInfoRefreshMs`, or
+   * `force` is set. Returns a failed decision only when no zone was ever
+   * learned, because building in a guessed zone could shift every price by
+   * hours.
    */
-  async #refreshSiteInfo(now: number): Promise<Decision | undefined> {
+  async #refreshSiteInfo(
+    now: number,
+    force = false,
+  ): Promise<Decision | undefined> {
     const cached = this.#siteInfo;
     if (
+      !force &&
       cached !== undefined &&
       now - cached.fetchedAt < this.#settings.siteInfoRefreshMs
     ) {

@@ -1,11 +1,12 @@
 /**
- * The engine's one entry into the tariff module: build, validate, compare
- * and confirm. Keeping the calls here lets the engine treat tariffs as
+ * The engine's one entry into the tariff module: build, validate, read a
+ * tariff's rates and confirm. Keeping the calls here lets the engine treat tariffs as
  * plain JSON objects and keeps the tariff module's types out of its state.
  */
 import type { CurrentInterval, Interval } from "../amber/schemas.js";
-import { buildTariff } from "../tariff/build.js";
-import { compareTariffs, tariffsEquivalent } from "../tariff/compare.js";
+import { buildTariff, type SlotOverlay } from "../tariff/build.js";
+import { tariffsEquivalent } from "../tariff/compare.js";
+import { expandTariff, type TariffGrid } from "../tariff/expand.js";
 import type { TariffContentV2 } from "../tariff/schema.js";
 import { validateTariff } from "../tariff/validate.js";
 import type { BuiltSlot } from "./decision.js";
@@ -21,6 +22,8 @@ export interface BuildRequest {
   timeZone: string;
   band: "predicted" | "low" | "high";
   maxFilledSlots: number;
+  /** Price-event overlays (spike protection, export boost, demand uplift), applied in order. */
+  overlays?: SlotOverlay[];
 }
 
 /** A built tariff that passed strict validation. */
@@ -44,7 +47,13 @@ export function buildValidatedTariff(request: BuildRequest): BuildOutcome {
     ...(request.live === undefined ? {} : { live: request.live }),
     now: request.now,
     timeZone: request.timeZone,
-    options: { band: request.band, maxFilledSlots: request.maxFilledSlots },
+    options: {
+      band: request.band,
+      maxFilledSlots: request.maxFilledSlots,
+      ...(request.overlays === undefined || request.overlays.length === 0
+        ? {}
+        : { overlays: request.overlays }),
+    },
   });
   const validation = validateTariff(result.tariff, "strict");
   if (!validation.ok) {
@@ -74,42 +83,53 @@ export function readPowerwallTariff(raw: unknown): TariffJson | undefined {
     : undefined;
 }
 
-/** The engine's view of a tariff comparison, in $/kWh. */
-export interface TariffChange {
-  material: boolean;
-  reason: string;
-  changedSlots: number;
-  /** Largest buy or sell change over every half hour. */
-  maxDelta: number;
+/** Buy and sell rates a tariff charges at one moment, $/kWh; undefined where it has none. */
+export interface RatesAt {
+  buy: number | undefined;
+  sell: number | undefined;
 }
 
-/** Thresholds and the moment for {@link compareTariffJson}. */
-export interface ChangeThresholds {
-  /** Smallest move of any half hour that matters, $/kWh. */
-  minChange: number;
-  /** Smallest move of the half hour containing `now` that matters, $/kWh. */
-  currentSlotMinChange: number;
-  now: number;
-  timeZone: string;
-}
-
-/** Compares two tariffs over every half hour, with a lower threshold for the current one. */
-export function compareTariffJson(
-  before: TariffJson | undefined,
-  after: TariffJson,
-  thresholds: ChangeThresholds,
-): TariffChange {
-  const comparison = compareTariffs(
-    before as unknown as TariffContentV2 | undefined,
-    after as unknown as TariffContentV2,
-    thresholds,
-  );
-  return {
-    material: comparison.material,
-    reason: comparison.reason,
-    changedSlots: comparison.changedSlots.length,
-    maxDelta: Math.max(comparison.maxBuyDelta, comparison.maxSellDelta),
-  };
+/**
+ * Reads the rates `tariff` charges at the local start of each slot
+ * (`start` is local ISO 8601, as the builder writes it), on that date and
+ * weekday. Used when the Powerwall has a tariff the engine did not write.
+ */
+export function tariffRatesAt(
+  tariff: TariffJson,
+  slots: ReadonlyArray<{ start: string }>,
+): RatesAt[] {
+  const grids = new Map<string, TariffGrid | undefined>();
+  return slots.map((slot) => {
+    const match = /^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2})/.exec(slot.start);
+    if (match === null) {
+      return { buy: undefined, sell: undefined };
+    }
+    const [, year, month, day, hour, minute] = match.map(Number);
+    if (
+      year === undefined ||
+      month === undefined ||
+      day === undefined ||
+      hour === undefined ||
+      minute === undefined
+    ) {
+      return { buy: undefined, sell: undefined };
+    }
+    const key = `${month}-${day}`;
+    if (!grids.has(key)) {
+      grids.set(
+        key,
+        expandTariff(tariff as unknown as TariffContentV2, {
+          date: { month, day },
+        })[0],
+      );
+    }
+    // 0 = Monday, as tariff_content_v2 counts weekdays.
+    const weekday =
+      (new Date(Date.UTC(year, month - 1, day)).getUTCDay() + 6) % 7;
+    const cell =
+      grids.get(key)?.days[weekday]?.[Math.floor((hour * 60 + minute) / 30)];
+    return { buy: cell?.buy, sell: cell?.sell };
+  });
 }
 
 /** True when two tariffs give the same prices at every half hour. */

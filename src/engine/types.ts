@@ -5,6 +5,7 @@
  */
 import type { CurrentInterval } from "../amber/schemas.js";
 import type { PriceResponse } from "../amber/prices.js";
+import type { SlotOverlay } from "../tariff/build.js";
 import type { SiteInfo } from "../tesla/schemas.js";
 import type {
   DayCounters,
@@ -21,7 +22,8 @@ export type SyncTrigger =
  * slot moved enough to matter, so nothing was written. "refused": the prices
  * or the built tariff failed a check, so nothing was written. "failed": a
  * vendor call failed and the Powerwall keeps its last tariff. "skipped": the
- * sync did not run (auto-sync off) or a write had to wait for the spacing.
+ * sync did not run (auto-sync off), a price-event control holds the tariff,
+ * or a write had to wait for the spacing or the daily budget.
  */
 export type SyncOutcome =
   "uploaded" | "unchanged" | "refused" | "failed" | "skipped";
@@ -63,6 +65,50 @@ export interface SyncResult {
   writes: number;
   /** For "uploaded": whether the read-back tariff matched the upload. */
   confirmed?: boolean;
+  /** Whether the change qualified for the urgent write path; absent when nothing was material. */
+  urgent?: boolean;
+  /** For "skipped" while a control holds the tariff: its id, e.g. "force" or "spike:NSW1". */
+  heldBy?: string;
+}
+
+/** A price-event control that holds the Powerwall's tariff, so the Amber sync must not upload. */
+export interface TariffHold {
+  /** Control id, e.g. "force", "spike:NSW1" or "custom-schedule". */
+  holder: string;
+  /** The control for people, e.g. "force discharge". */
+  description: string;
+  /** When the hold ends by itself, ms since the epoch; undefined when an event ends it. */
+  until: number | undefined;
+  /** Event that ends the hold, shown when `until` is undefined, e.g. "the schedule is cleared". */
+  endCondition: string;
+}
+
+/** Overlays and hold check that the price-event controls give the engine (see src/controls/service.ts). */
+export interface TariffControls {
+  /** Returns the overlays for every built tariff, in the order they apply. */
+  overlays(): SlotOverlay[];
+  /** Returns the control that holds the tariff, or undefined when the sync may upload. */
+  tariffHold(): TariffHold | undefined;
+}
+
+/** The daily write budget as the status API shows it; see write-budget.ts. */
+export interface WriteBudgetStatus {
+  /** Local date (YYYY-MM-DD) the count belongs to. */
+  day: string;
+  /** Tariff write attempts today, manual ones included. */
+  used: number;
+  /** Write attempts allowed per local day. */
+  limit: number;
+  /** Part of `limit` that only urgent changes and manual syncs may use. */
+  urgentReserve: number;
+  /** Writes an ordinary change may still make now under the even spread. */
+  ordinaryAvailable: number;
+  /** Writes an urgent change may still make now. */
+  urgentAvailable: number;
+  /** Earliest time the spacing lets an ordinary automatic write go, ISO 8601, or null for now. */
+  nextOrdinaryWriteAt: string | null;
+  /** The same for an urgent write. */
+  nextUrgentWriteAt: string | null;
 }
 
 /** State of the Amber live-price feed as the engine sees it. */
@@ -137,6 +183,16 @@ export interface StatusSnapshot {
   lastUpload: { at: string; summary: string } | null;
   lastConfirmation: (Omit<StoredConfirmation, "at"> & { at: string }) | null;
   live: LivePriceStatus;
+  /** Today's Tesla tariff writes against the daily budget; the engine always sets it. */
+  writeBudget?: WriteBudgetStatus;
+  /** The control holding the tariff, or null when the Amber sync may upload; the engine always sets it. */
+  tariffHold?: {
+    holder: string;
+    description: string;
+    /** ISO 8601, or null when an event ends the hold. */
+    until: string | null;
+    endCondition: string;
+  } | null;
   counters: {
     /** Local date (YYYY-MM-DD) of `today`. */
     day: string;

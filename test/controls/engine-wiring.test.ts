@@ -36,7 +36,8 @@ describe("controls in the engine", () => {
 
     const result = await engine.syncNow("manual");
 
-    expect(result.outcome).toBe("failed");
+    expect(result.outcome).toBe("skipped");
+    expect(result.writes).toBe(0);
     expect(result.reason).toContain(
       "force charge/discharge controls the tariff",
     );

@@ -14,7 +14,11 @@ import type { Interval } from "../../src/amber/schemas.js";
 import { StateStore } from "../../src/engine/state-store.js";
 import { SyncEngine } from "../../src/engine/sync-engine.js";
 import type { EngineSettings } from "../../src/engine/settings.js";
-import type { AmberPort } from "../../src/engine/types.js";
+import type {
+  AmberPort,
+  TariffControls,
+  TeslaPort,
+} from "../../src/engine/types.js";
 import {
   VirtualClock,
   yieldEventLoop,
@@ -144,6 +148,10 @@ export interface HarnessOptions {
   amberAttempts?: number;
   /** Attempts per Tesla call; default 1. */
   teslaAttempts?: number;
+  /** Wraps the Tesla port the engine uses, e.g. to make uploads fail. */
+  wrapTesla?: (port: TeslaPort) => TeslaPort;
+  /** Overlays and tariff hold check given to the engine. */
+  controls?: TariffControls;
 }
 
 /** A running engine against the stand-ins. */
@@ -223,7 +231,7 @@ export async function startHarness(
   }
   const engine = new SyncEngine({
     amber,
-    tesla,
+    tesla: options.wrapTesla?.(tesla) ?? tesla,
     amberSiteId: site.id,
     teslaSiteId: String(teslaStandIn.siteId),
     intervalLength: options.intervalLength ?? 5,
@@ -232,11 +240,15 @@ export async function startHarness(
     clock,
     random: () => 0,
     ...(options.settings === undefined ? {} : { settings: options.settings }),
+    ...(options.controls === undefined ? {} : { controls: options.controls }),
   });
 
+  // The scheduler registers its next wait only after a sync resolves, so
+  // the event loop runs once more after the engine is idle.
   const settle = async (): Promise<void> => {
     await yieldEventLoop();
     await engine.idle();
+    await yieldEventLoop();
   };
 
   return {

@@ -45,20 +45,40 @@ function rates(side: unknown): number[] {
   );
 }
 
-/** Live CurrentIntervals for now with the general price moved by `shiftCents`. */
+/** Returns the uploaded half hour containing the virtual now. */
+function uploadedCurrentSlot(h: Harness) {
+  const now = h.clock.now();
+  return h.store.state.lastUpload?.slots.find(
+    (slot) => Date.parse(slot.start) <= now && now < Date.parse(slot.end),
+  );
+}
+
+/**
+ * Live CurrentIntervals for now whose buy and sell are the uploaded current
+ * slot's moved by `buyCents` and `sellCents`, so the move is exact.
+ */
 function livePush(
   h: Harness,
-  shiftCents: number,
-  feedInShiftCents = 0,
+  buyCents: number,
+  sellCents = 0,
 ): CurrentInterval[] {
+  const slot = uploadedCurrentSlot(h);
+  if (slot === undefined) {
+    throw new Error("no uploaded slot contains now");
+  }
   return currentIntervals(h.clock.now(), {
     intervalLength: 5,
     pattern: "calm",
-  }).map((interval) => {
-    const shift =
-      interval.channelType === "general" ? shiftCents : feedInShiftCents;
-    return { ...interval, perKwh: interval.perKwh + shift };
-  });
+  }).map((interval) =>
+    interval.channelType === "general"
+      ? { ...interval, perKwh: slot.buy * 100 + buyCents }
+      : { ...interval, perKwh: -(slot.sell * 100 + sellCents) },
+  );
+}
+
+/** Shifts the buy price 3 h ahead far enough below zero to cross it. */
+function crossZeroThreeHoursAhead(h: Harness): void {
+  h.amber.shifts.set(halfHourEndAfter(h.clock.now(), 3), -40);
 }
 
 describe("SyncEngine first sync", () => {
@@ -128,12 +148,12 @@ describe("SyncEngine materiality", () => {
   it("ignores a change below the threshold", async () => {
     const h = await open();
     await h.engine.syncNow("startup");
-    h.amber.shifts.set(halfHourEndAfter(h.clock.now(), 6), 0.2);
+    h.amber.shifts.set(halfHourEndAfter(h.clock.now(), 6), 2);
     const result = await h.engine.syncNow("manual");
 
     expect(result.outcome).toBe("unchanged");
-    expect(result.reason).toMatch(
-      /largest change 0\.20 c\/kWh .*below the 0\.50 c\/kWh threshold/,
+    expect(result.reason).toBe(
+      "largest change 2.00 c/kWh (buy at 15:00, 6.0 h ahead) is below its threshold of 10.00 c/kWh and 37.5 %",
     );
     expect(h.tariffWrites()).toBe(1);
   });
@@ -148,13 +168,16 @@ describe("SyncEngine materiality", () => {
       )?.buy;
     const before = slotBuy() ?? Number.NaN;
     await h.advance(MINUTE);
-    h.amber.shifts.set(target, 0.8);
+    h.amber.shifts.set(target, 15);
     const result = await h.engine.syncNow("manual");
 
     expect(result.outcome).toBe("uploaded");
-    expect(result.reason).toMatch(/0\.80 c\/kWh/);
+    expect(result.urgent).toBe(false);
+    expect(result.reason).toMatch(
+      /buy at 15:00, 6\.0 h ahead moved 15\.00 c\/kWh/,
+    );
     expect(h.tariffWrites()).toBe(2);
-    expect(slotBuy()).toBeCloseTo(before + 0.008, 4);
+    expect(slotBuy()).toBeCloseTo(before + 0.15, 4);
   });
 
   it("logs each decision once with its reason", async () => {
@@ -174,49 +197,63 @@ describe("SyncEngine materiality", () => {
 });
 
 describe("SyncEngine live prices (C12)", () => {
-  it("re-syncs when the current slot moves", async () => {
+  it("uploads the current slot when its live price moves", async () => {
     const h = await open();
     await h.engine.syncNow("startup");
-    await h.advance(6 * MINUTE);
-    const push = livePush(h, 6);
+    await h.advance(31 * MINUTE);
+    const push = livePush(h, 8);
     h.engine.handleLivePrices(push);
     await h.advance(h.engine.settings.liveDebounceMs);
 
     const last = h.store.state.log.at(-1);
     const general = push.find((interval) => interval.channelType === "general");
-    const currentBuy = h.store.state.lastUpload?.slots.find(
-      (slot) =>
-        Date.parse(slot.start) <= h.clock.now() &&
-        h.clock.now() < Date.parse(slot.end),
-    )?.buy;
 
     expect(last?.trigger).toBe("live-price");
     expect(last?.outcome).toBe("uploaded");
+    expect(last?.reason).toMatch(
+      /buy at the current half hour \(09:30\) moved 8\.00 c\/kWh/,
+    );
     expect(h.tariffWrites()).toBe(2);
-    expect(currentBuy).toBeCloseTo(
-      Math.max(0, (general?.perKwh ?? 0) / 100),
+    expect(uploadedCurrentSlot(h)?.buy).toBeCloseTo(
+      (general?.perKwh ?? 0) / 100,
       4,
     );
   });
 
-  it("ignores a live move below the threshold", async () => {
+  it.each([
+    ["a small buy move", 2, 0],
+    ["a small sell move", 0, -2],
+  ])("ignores %s", async (_name, buyCents, sellCents) => {
     const h = await open();
     await h.engine.syncNow("startup");
-    const before = h.store.state.lastUpload?.slots[0]?.buy ?? 0;
-    const push = livePush(h, 0);
-    const general = push.find((interval) => interval.channelType === "general");
-    const offset = before * 100 - (general?.perKwh ?? 0) + 1;
-    h.engine.handleLivePrices(livePush(h, offset));
+    await h.advance(31 * MINUTE);
+    const amberCalls = h.amberStandIn.requests.length;
+    h.engine.handleLivePrices(livePush(h, buyCents, sellCents));
     await h.advance(h.engine.settings.liveDebounceMs);
 
     expect(h.store.state.log).toHaveLength(1);
+    expect(h.amberStandIn.requests).toHaveLength(amberCalls);
     expect(h.tariffWrites()).toBe(1);
+  });
+
+  it("writes a large move after the urgent spacing", async () => {
+    const h = await open();
+    await h.engine.syncNow("startup");
+    await h.advance(6 * MINUTE);
+    h.engine.handleLivePrices(livePush(h, 50));
+    await h.advance(h.engine.settings.liveDebounceMs);
+    const last = h.store.state.log.at(-1);
+
+    expect(last?.trigger).toBe("live-price");
+    expect(last?.outcome).toBe("uploaded");
+    expect(h.engine.status().lastSync?.urgent).toBe(true);
+    expect(h.tariffWrites()).toBe(2);
   });
 
   it("debounces a burst of pushes into one sync", async () => {
     const h = await open();
     await h.engine.syncNow("startup");
-    await h.advance(6 * MINUTE);
+    await h.advance(31 * MINUTE);
     for (const shift of [5, 6, 7]) {
       h.engine.handleLivePrices(livePush(h, shift));
       await h.advance(2_000);
@@ -229,10 +266,11 @@ describe("SyncEngine live prices (C12)", () => {
     expect(liveSyncs).toHaveLength(1);
   });
 
-  it("waits for the spacing after a recent write", async () => {
+  it("queues an ordinary move for the spacing", async () => {
     const h = await open();
     await h.engine.syncNow("startup");
     const uploadedAt = h.clock.now();
+    await h.advance(6 * MINUTE);
     const amberCalls = h.amberStandIn.requests.length;
     h.engine.handleLivePrices(livePush(h, 8));
     await h.advance(h.engine.settings.liveDebounceMs);
@@ -240,20 +278,24 @@ describe("SyncEngine live prices (C12)", () => {
     expect(h.store.state.log).toHaveLength(1);
     expect(h.amberStandIn.requests).toHaveLength(amberCalls);
     expect(h.engine.status().deferredSyncAt).toBe(
-      new Date(uploadedAt + 5 * MINUTE).toISOString(),
+      new Date(uploadedAt + 30 * MINUTE).toISOString(),
     );
 
-    await h.advance(5 * MINUTE);
+    // The price is still up when the spacing ends.
+    await h.clock.advanceTo(uploadedAt + 30 * MINUTE - 20_000);
+    h.engine.handleLivePrices(livePush(h, 8));
+    await h.advance(20_000);
+
     expect(h.tariffWrites()).toBe(2);
-    expect(h.teslaStandIn.writes.at(-1)?.at).toBe(uploadedAt + 5 * MINUTE);
+    expect(h.teslaStandIn.writes.at(-1)?.at).toBe(uploadedAt + 30 * MINUTE);
   });
 
   it("does not sync on pushes while auto-sync is off", async () => {
     const h = await open();
     await h.engine.syncNow("manual");
     h.engine.setAutoSync(false);
-    await h.advance(6 * MINUTE);
-    h.engine.handleLivePrices(livePush(h, 9));
+    await h.advance(31 * MINUTE);
+    h.engine.handleLivePrices(livePush(h, 50));
     await h.advance(h.engine.settings.liveDebounceMs);
 
     expect(h.store.state.log).toHaveLength(1);
@@ -261,29 +303,55 @@ describe("SyncEngine live prices (C12)", () => {
 });
 
 describe("SyncEngine write spacing", () => {
-  it("holds a scheduled write for five minutes", async () => {
+  it("holds an ordinary write for the spacing", async () => {
     const h = await open();
     await h.engine.syncNow("startup");
     const uploadedAt = h.clock.now();
     await h.advance(MINUTE);
-    h.amber.shifts.set(halfHourEndAfter(h.clock.now(), 6), 3);
-    const blocked = await h.engine.syncNow("schedule");
+    h.amber.shifts.set(halfHourEndAfter(h.clock.now(), 6), 15);
+    const early = await h.engine.syncNow("schedule");
 
-    expect(blocked.outcome).toBe("skipped");
-    expect(blocked.reason).toBe("moved to 09:17:40 by the write spacing");
+    // Inside the urgent spacing nothing could be written, so no Amber call.
+    expect(early.outcome).toBe("skipped");
+    expect(early.reason).toBe("moved to 09:17:40 by the write spacing");
     expect(h.store.state.log).toHaveLength(1);
-    expect(h.tariffWrites()).toBe(1);
 
     await h.advance(4 * MINUTE);
+    const waiting = h.store.state.log.at(-1);
+
+    expect(waiting?.outcome).toBe("skipped");
+    expect(waiting?.reason).toMatch(
+      /moved 15\.00 c\/kWh.*, but the last write was 300 s ago and an ordinary change keeps 1800 s between writes, so the write waits until 09:42:40$/,
+    );
+    expect(h.tariffWrites()).toBe(1);
+
+    await h.clock.advanceTo(uploadedAt + 30 * MINUTE);
+    const result = await h.engine.syncNow("schedule");
+
+    expect(result.outcome).toBe("uploaded");
     expect(h.tariffWrites()).toBe(2);
-    expect(h.teslaStandIn.writes.at(-1)?.at).toBe(uploadedAt + 5 * MINUTE);
+  });
+
+  it("writes an urgent change after five minutes", async () => {
+    const h = await open();
+    await h.engine.syncNow("startup");
+    await h.advance(5 * MINUTE);
+    crossZeroThreeHoursAhead(h);
+    const result = await h.engine.syncNow("schedule");
+
+    expect(result.outcome).toBe("uploaded");
+    expect(result.urgent).toBe(true);
+    expect(result.reason).toMatch(
+      /the real buy price at 12:00, 3\.0 h ahead crosses zero .*, so importing there now pays/,
+    );
+    expect(h.tariffWrites()).toBe(2);
   });
 
   it("lets a manual sync past the schedule spacing", async () => {
     const h = await open();
     await h.engine.syncNow("startup");
     await h.advance(90_000);
-    h.amber.shifts.set(halfHourEndAfter(h.clock.now(), 6), 3);
+    h.amber.shifts.set(halfHourEndAfter(h.clock.now(), 6), 15);
     const manual = await h.engine.syncNow("manual");
 
     expect(manual.outcome).toBe("uploaded");
@@ -294,12 +362,32 @@ describe("SyncEngine write spacing", () => {
     const h = await open();
     await h.engine.syncNow("startup");
     await h.advance(30_000);
-    h.amber.shifts.set(halfHourEndAfter(h.clock.now(), 6), 3);
+    h.amber.shifts.set(halfHourEndAfter(h.clock.now(), 6), 15);
     const manual = await h.engine.syncNow("manual");
 
     expect(manual.outcome).toBe("skipped");
-    expect(manual.reason).toMatch(/60 s spacing/);
+    expect(manual.reason).toMatch(
+      /a manual sync keeps 60 s between writes, so the write waits until 09:13:40$/,
+    );
     expect(h.tariffWrites()).toBe(1);
+
+    // The manual sync is queued for the end of the floor.
+    await h.advance(30_000);
+    expect(h.tariffWrites()).toBe(2);
+  });
+
+  it("restarts the spacing after a manual write", async () => {
+    const h = await open();
+    await h.engine.syncNow("startup");
+    await h.advance(31 * MINUTE);
+    h.amber.shifts.set(halfHourEndAfter(h.clock.now(), 6), 15);
+    await h.engine.syncNow("manual");
+    await h.advance(MINUTE);
+    h.amber.shifts.set(halfHourEndAfter(h.clock.now(), 6), 40);
+    const result = await h.engine.syncNow("schedule");
+
+    expect(result.outcome).toBe("skipped");
+    expect(h.tariffWrites()).toBe(2);
   });
 
   it("keeps the spacing across a restart", async () => {
@@ -311,6 +399,88 @@ describe("SyncEngine write spacing", () => {
 
     expect(result.outcome).toBe("skipped");
     expect(h.tariffWrites()).toBe(0);
+  });
+});
+
+describe("SyncEngine daily write budget", () => {
+  // 4 writes a day with 1 kept for urgent changes. At 09:12 the even spread
+  // allows 2 writes for ordinary changes and 3 for urgent ones.
+  const settings = {
+    dailyWriteBudget: 4,
+    urgentWriteReserve: 1,
+    minWriteSpacingMs: MINUTE,
+    urgentWriteSpacingMs: MINUTE,
+  };
+
+  it("spends the reserve only on urgent changes", async () => {
+    const h = await open({ settings });
+    const target = halfHourEndAfter(h.clock.now(), 6);
+    await h.engine.syncNow("startup");
+    await h.advance(2 * MINUTE);
+    h.amber.shifts.set(target, 15);
+    const second = await h.engine.syncNow("schedule");
+    await h.advance(2 * MINUTE);
+    h.amber.shifts.set(target, 40);
+    const ordinary = await h.engine.syncNow("schedule");
+    await h.advance(2 * MINUTE);
+    crossZeroThreeHoursAhead(h);
+    const urgent = await h.engine.syncNow("schedule");
+    await h.advance(2 * MINUTE);
+    h.amber.shifts.delete(halfHourEndAfter(h.clock.now(), 3));
+    const urgentAgain = await h.engine.syncNow("schedule");
+
+    expect(second.outcome).toBe("uploaded");
+    expect(ordinary.outcome).toBe("skipped");
+    expect(ordinary.reason).toMatch(
+      /but today's 2 writes reach the daily budget's allowance of 2 by now/,
+    );
+    expect(urgent.outcome).toBe("uploaded");
+    expect(urgentAgain.outcome).toBe("skipped");
+    expect(urgentAgain.urgent).toBe(true);
+    expect(h.tariffWrites()).toBe(3);
+  });
+
+  it("lets a manual sync past the budget and counts it", async () => {
+    const h = await open({ settings: { ...settings, dailyWriteBudget: 2 } });
+    await h.engine.syncNow("startup");
+    await h.advance(2 * MINUTE);
+    crossZeroThreeHoursAhead(h);
+    await h.engine.syncNow("schedule");
+    await h.advance(2 * MINUTE);
+    h.amber.shifts.clear();
+    const scheduled = await h.engine.syncNow("schedule");
+    const manual = await h.engine.syncNow("manual");
+    const budget = h.engine.status().writeBudget;
+
+    expect(scheduled.outcome).toBe("skipped");
+    expect(manual.outcome).toBe("uploaded");
+    expect(budget).toMatchObject({
+      day: "2025-06-16",
+      used: 3,
+      limit: 2,
+      urgentReserve: 1,
+      ordinaryAvailable: 0,
+      urgentAvailable: 0,
+    });
+    expect(h.engine.status().counters.today.teslaWrites).toBe(3);
+  });
+
+  it("shows the next write times in status", async () => {
+    const h = await open();
+    await h.engine.syncNow("startup");
+    const uploadedAt = h.clock.now();
+    const budget = h.engine.status().writeBudget;
+
+    expect(budget).toEqual({
+      day: "2025-06-16",
+      used: 1,
+      limit: 48,
+      urgentReserve: 12,
+      ordinaryAvailable: 13,
+      urgentAvailable: 25,
+      nextOrdinaryWriteAt: new Date(uploadedAt + 30 * MINUTE).toISOString(),
+      nextUrgentWriteAt: new Date(uploadedAt + 5 * MINUTE).toISOString(),
+    });
   });
 });
 
@@ -364,8 +534,8 @@ describe("SyncEngine refusals and failures", () => {
     const h = await open();
     await h.engine.syncNow("startup");
     const good = h.store.state.lastUpload;
-    await h.advance(5 * MINUTE);
-    h.amber.shifts.set(halfHourEndAfter(h.clock.now(), 6), 3);
+    await h.advance(31 * MINUTE);
+    h.amber.shifts.set(halfHourEndAfter(h.clock.now(), 6), 15);
     h.teslaStandIn.faults.arm({
       kind: "result-false",
       reason: "busy",
@@ -436,8 +606,8 @@ describe("SyncEngine Tesla access", () => {
     await h.engine.syncNow("startup");
     const grantsBefore = h.teslaStandIn.tokenGrants();
     h.teslaStandIn.expireAccessTokens();
-    await h.advance(6 * MINUTE);
-    h.amber.shifts.set(halfHourEndAfter(h.clock.now(), 6), 3);
+    await h.advance(31 * MINUTE);
+    h.amber.shifts.set(halfHourEndAfter(h.clock.now(), 6), 15);
     const result = await h.engine.syncNow("schedule");
     const stored = JSON.parse(
       await readFile(join(h.dataDir, "tesla-tokens.json"), "utf8"),
@@ -464,8 +634,8 @@ describe("SyncEngine Tesla access", () => {
   it("reports a read-back that fails", async () => {
     const h = await open();
     await h.engine.syncNow("startup");
-    await h.advance(6 * MINUTE);
-    h.amber.shifts.set(halfHourEndAfter(h.clock.now(), 6), 3);
+    await h.advance(31 * MINUTE);
+    h.amber.shifts.set(halfHourEndAfter(h.clock.now(), 6), 15);
     h.teslaStandIn.faults.arm({
       kind: "malformed-json",
       pathIncludes: "site_info",
@@ -587,12 +757,13 @@ describe("SyncEngine scheduling", () => {
       .map((entry) => new Date(entry.at).toISOString());
 
     expect(h.store.state.log[0]?.trigger).toBe("startup");
-    // Each tick falls inside the spacing after the previous write, so it
-    // moves to the end of the spacing instead of fetching twice.
+    // The first tick falls inside the urgent spacing after the startup
+    // write, so it moves to the end of it instead of fetching twice. The
+    // others run on the scheduler's grid.
     expect(scheduled).toEqual([
       "2025-06-15T23:17:40.000Z",
-      "2025-06-15T23:22:40.000Z",
-      "2025-06-15T23:27:40.000Z",
+      "2025-06-15T23:20:35.000Z",
+      "2025-06-15T23:25:35.000Z",
     ]);
   });
 
