@@ -8,10 +8,21 @@
  */
 import { resolveConfig } from "../config/load.js";
 import { configFromEnv } from "../config/env.js";
-import { FLEET_REGION_URLS, type EngineConfig } from "../config/schema.js";
+import {
+  configSchema,
+  FLEET_REGION_URLS,
+  type EngineConfig,
+} from "../config/schema.js";
 import { ConfigError } from "../errors.js";
 import { registerSecret } from "../log.js";
 import type { HaEngineConfig } from "./schemas.js";
+
+/**
+ * Whether the engine configuration has a `controls` section. Without one
+ * the controls read only their own `controls.json`, so the entry's region
+ * and thresholds cannot reach them.
+ */
+export const CONTROLS_CONFIGURABLE = "controls" in configSchema.shape;
 
 /** A configuration the engine can start with. */
 export type LiveEngineConfig = Extract<EngineConfig, { mode: "live" }>;
@@ -62,6 +73,23 @@ export function engineConfigFromHa(
       forecastBand: ha.options.forecast_band,
     },
   };
+  if (CONTROLS_CONFIGURABLE) {
+    const controls = section(base["controls"]);
+    merged["controls"] = {
+      ...controls,
+      spike: {
+        ...section(controls["spike"]),
+        enabled: ha.options.spike_response,
+        region: ha.options.aemo_region,
+        thresholdMwh: ha.options.spike_threshold,
+      },
+      curtailment: {
+        ...section(controls["curtailment"]),
+        enabled: ha.options.curtailment,
+        thresholdCents: ha.options.curtailment_threshold,
+      },
+    };
+  }
 
   const config = resolveConfig(merged, {}, "the Home Assistant configuration");
   if (config.mode !== "live") {
@@ -74,8 +102,10 @@ export function engineConfigFromHa(
 
 /**
  * The parts of `ha` that need a new engine when they change: accounts,
- * sites and the forecast band. A changed tesla_fleet token does not count,
- * because the bridge's token provider reads the current one anyway.
+ * sites, the forecast band and the controls' region and thresholds. A
+ * changed tesla_fleet token does not count, because the bridge's token
+ * provider reads the current one anyway, and neither do the switches,
+ * which apply in place.
  */
 export function restartKey(ha: HaEngineConfig): string {
   return JSON.stringify({
@@ -86,6 +116,13 @@ export function restartKey(ha: HaEngineConfig): string {
       String(ha.tesla.energy_site_id),
     ],
     band: ha.options.forecast_band,
+    controls: CONTROLS_CONFIGURABLE
+      ? [
+          ha.options.aemo_region,
+          ha.options.spike_threshold,
+          ha.options.curtailment_threshold,
+        ]
+      : [],
   });
 }
 

@@ -34,8 +34,18 @@ import type { Logger } from "../log.js";
 import { systemClock, type Clock } from "../util/clock.js";
 import { HaBridge, type BridgeStatus } from "./bridge.js";
 import { HaConnection } from "./connection.js";
+import {
+  applyControlSwitches,
+  wireControls,
+  type BridgeControls,
+} from "./controls-bridge.js";
 import { engineConfigFromHa, restartKey } from "./engine-config.js";
-import { coreEntities, FORECAST_BANDS } from "./entities.js";
+import {
+  AEMO_REGIONS,
+  controlEntities,
+  coreEntities,
+  FORECAST_BANDS,
+} from "./entities.js";
 import type { HaSettings } from "./env.js";
 import { borrowedToken, HaFleetTokenProvider } from "./fleet-token.js";
 import type { StateUpdate } from "./messages.js";
@@ -114,6 +124,7 @@ class HaModeRunner implements HaMode {
   #problem: string | undefined;
   #fleetTokens: HaFleetTokenProvider | undefined;
   #monitor: PowerwallMonitor | undefined;
+  #unwireControls: (() => void) | undefined;
   #waiting: WaitingServer | undefined;
   #queue: Promise<void> = Promise.resolve();
   #retryTimer: ReturnType<typeof setTimeout> | undefined;
@@ -235,6 +246,7 @@ class HaModeRunner implements HaMode {
       if (service.engine.autoSync !== config.options.auto_sync) {
         service.engine.setAutoSync(config.options.auto_sync);
       }
+      await this.#switchControls(service, config);
       this.#publishEngine(service.engine.status());
       return;
     }
@@ -280,6 +292,8 @@ class HaModeRunner implements HaMode {
       this.#problem = undefined;
       this.#retryDelayMs = this.#options.restartDelayMs ?? 60_000;
       this.#publishEngine(service.engine.status());
+      this.#attachControls(service);
+      await this.#switchControls(service, config);
       await this.#startMonitor(service, config);
     } catch (error) {
       await this.#engineFailed(error);
@@ -329,6 +343,8 @@ class HaModeRunner implements HaMode {
     this.#service = undefined;
     this.#runningKey = undefined;
     this.#monitor = undefined;
+    this.#unwireControls?.();
+    this.#unwireControls = undefined;
     await monitor?.stop();
     await service?.stop();
   }
@@ -350,6 +366,29 @@ class HaModeRunner implements HaMode {
     });
     this.#monitor = monitor;
     await monitor.start();
+  }
+
+  /** Registers the control entities and follows the controls' state and events. */
+  #attachControls(service: RunningService): void {
+    const controls: BridgeControls = service.controls;
+    this.bridge.declare([...coreEntities(), ...controlEntities()], {
+      engine: { sw_version: this.#options.engineVersion },
+    });
+    this.#unwireControls = wireControls(controls, this.bridge, this.#logger);
+  }
+
+  async #switchControls(
+    service: RunningService,
+    config: HaEngineConfig,
+  ): Promise<void> {
+    try {
+      await applyControlSwitches(service.controls, config.options);
+    } catch (error) {
+      this.#logger.warn(
+        { err: error },
+        `Switching the price-event controls to the entry's options failed: ${describeError(error)}`,
+      );
+    }
   }
 
   // ------------------------------------------------------------ observing
@@ -540,6 +579,65 @@ class HaModeRunner implements HaMode {
       // Saving the option makes HA send config_changed, which restarts
       // the engine with the new band and then confirms it.
       await this.#saveOption({ forecast_band: band });
+      return;
+    }
+    await this.#onControlCommand(command);
+  }
+
+  /** Applies the spike and curtailment switches, region and thresholds. */
+  async #onControlCommand(command: EntityCommand): Promise<void> {
+    const controls = this.#service?.controls;
+    const options = this.#config?.options;
+    if (command.command === "switch_set") {
+      const key = command.key;
+      if (key !== "spike_response" && key !== "curtailment") {
+        this.#logger.debug({ key }, "No switch with this key");
+        return;
+      }
+      if (controls !== undefined && options !== undefined) {
+        await applyControlSwitches(controls, {
+          spike_response: options.spike_response,
+          curtailment: options.curtailment,
+          [key]: command.value,
+        });
+      }
+      this.bridge.setState(key, command.value);
+      await this.#saveOption({ [key]: command.value });
+      return;
+    }
+    if (command.command === "select_set" && command.key === "aemo_region") {
+      const region = AEMO_REGIONS.find((item) => item === command.value);
+      if (region === undefined) {
+        this.#logger.warn(
+          { value: command.value },
+          `"${command.value}" is not a NEM region; choose one of ${AEMO_REGIONS.join(", ")}`,
+        );
+        return;
+      }
+      // The region is a build-time setting of the spike control, so the
+      // saved option restarts the engine through config_changed.
+      await this.#saveOption({ aemo_region: region });
+      return;
+    }
+    if (command.command === "number_set") {
+      const limits =
+        command.key === "spike_threshold"
+          ? { min: 0, max: 20_000 }
+          : command.key === "curtailment_threshold"
+            ? { min: -100, max: 100 }
+            : undefined;
+      if (limits === undefined) {
+        this.#logger.debug({ key: command.key }, "No number with this key");
+        return;
+      }
+      if (command.value < limits.min || command.value > limits.max) {
+        this.#logger.warn(
+          { key: command.key, value: command.value },
+          `${command.key} ${command.value} is out of range; use ${limits.min} to ${limits.max}`,
+        );
+        return;
+      }
+      await this.#saveOption({ [command.key]: command.value });
       return;
     }
     this.#logger.debug(

@@ -228,6 +228,61 @@ describe("HA mode", () => {
     expect(log.text()).not.toContain("psk_wrong_token_000000000000");
   });
 
+  it("registers the control entities", async () => {
+    const target = await start();
+    await untilRunning(target);
+
+    await vi.waitFor(() => {
+      const last = fake.framesOf("tesla_sync/register").at(-1);
+      const keys = (last?.["entities"] as Array<{ key: string }>).map(
+        (entity) => entity.key,
+      );
+      expect(keys).toContain("curtailment_threshold");
+      expect(keys).toContain("general_price");
+    });
+    await vi.waitFor(() => {
+      expect(statesOf("curtailment").at(-1)?.["state"]).toBe(false);
+      expect(statesOf("aemo_region").at(-1)?.["state"]).toBe("NSW1");
+    });
+  });
+
+  it("switches curtailment and saves it", async () => {
+    const target = await start();
+    await untilRunning(target);
+    const mark = fake.received.length;
+
+    fake.pushCommand({
+      command: "switch_set",
+      key: "curtailment",
+      value: true,
+    });
+    const saved = await fake.nextFrame("tesla_sync/set_options", mark);
+
+    expect(saved["options"]).toEqual({ curtailment: true });
+    expect(target.service?.controls.curtailment.snapshot().enabled).toBe(true);
+    await vi.waitFor(() => {
+      expect(statesOf("curtailment").at(-1)?.["state"]).toBe(true);
+    });
+  });
+
+  it.each([
+    { key: "spike_threshold", value: 450, saved: { spike_threshold: 450 } },
+    {
+      key: "curtailment_threshold",
+      value: -2.5,
+      saved: { curtailment_threshold: -2.5 },
+    },
+  ])("saves the $key number", async ({ key, value, saved }) => {
+    const target = await start();
+    await untilRunning(target);
+    const mark = fake.received.length;
+
+    fake.pushCommand({ command: "number_set", key, value });
+    const frame = await fake.nextFrame("tesla_sync/set_options", mark);
+
+    expect(frame["options"]).toEqual(saved);
+  });
+
   it("stops through an unbound stop", async () => {
     const target = await start();
     await untilRunning(target);

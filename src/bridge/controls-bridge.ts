@@ -1,0 +1,178 @@
+/**
+ * The price-event controls (AEMO spike response and solar curtailment,
+ * src/controls/) as HA entities and events. The integration's options
+ * `spike_response` and `curtailment` switch the controls on and off in
+ * place; `aemo_region`, `spike_threshold` and `curtailment_threshold` are
+ * settings the controls take when they are built, so HA mode restarts the
+ * engine when one of them changes (see engine-config.ts).
+ */
+import type { Controls } from "../controls/service.js";
+import type { SpikeSnapshot } from "../controls/spike.js";
+import type { CurtailmentSnapshot } from "../controls/curtailment.js";
+import type { Logger } from "../log.js";
+import type { HaBridge } from "./bridge.js";
+import type { EntryOptions, StateUpdate } from "./messages.js";
+import { isoWithOffset } from "./states.js";
+
+/** The parts of the controls the bridge uses. */
+export type BridgeControls = Pick<Controls, "spike" | "curtailment">;
+
+/** Spike states in which a spike is under way (responded to or waiting for force to end). */
+const SPIKE_ONGOING = new Set(["entering", "active", "suspended"]);
+
+/** States of the control entities. */
+export function controlStates(
+  spike: SpikeSnapshot,
+  curtailment: CurtailmentSnapshot,
+): StateUpdate[] {
+  const price = spike.lastPrice;
+  return [
+    {
+      key: "aemo_price",
+      state: price === undefined ? null : price.priceMwh,
+      attributes: {
+        region: spike.region,
+        firm: price?.firm ?? null,
+        interval_end:
+          price === undefined ? null : isoWithOffset(price.settlementEnd),
+      },
+    },
+    {
+      key: "aemo_spike",
+      state: SPIKE_ONGOING.has(spike.state),
+      attributes: {
+        response_state: spike.state,
+        region: spike.region,
+        threshold_mwh: spike.thresholdMwh,
+        exit_below_mwh: spike.exitBelowMwh,
+        simulated: spike.simulated,
+        blocked_by: spike.blockedBy ?? null,
+        last_error: spike.lastError ?? null,
+      },
+    },
+    {
+      key: "curtailment_active",
+      state: curtailment.curtailed,
+      attributes: {
+        control_state: curtailment.state,
+        user_rule: curtailment.userRule ?? null,
+        threshold_cents: curtailment.thresholdCents,
+        restore_at_cents: curtailment.restoreAtCents,
+        confirmed: curtailment.confirmed ?? null,
+        blocked_by: curtailment.blockedBy ?? null,
+        last_error: curtailment.lastError ?? null,
+      },
+    },
+    { key: "spike_response", state: spike.enabled },
+    { key: "curtailment", state: curtailment.enabled },
+    { key: "aemo_region", state: spike.region },
+    { key: "spike_threshold", state: spike.thresholdMwh },
+    { key: "curtailment_threshold", state: curtailment.thresholdCents },
+  ];
+}
+
+/**
+ * Sends the controls' states on every change and turns their events into
+ * HA bus events. Returns a function that stops listening.
+ */
+export function wireControls(
+  controls: BridgeControls,
+  bridge: HaBridge,
+  logger: Logger,
+): () => void {
+  const publish = (): void => {
+    for (const update of controlStates(
+      controls.spike.snapshot(),
+      controls.curtailment.snapshot(),
+    )) {
+      bridge.setState(update.key, update.state, update.attributes);
+    }
+  };
+  const fire = (
+    type: Parameters<HaBridge["fireEvent"]>[0],
+    data: Record<string, unknown>,
+  ): void => {
+    bridge.fireEvent(type, data).catch((error: unknown) => {
+      logger.debug(
+        { err: error, eventType: type },
+        "The control event did not reach Home Assistant",
+      );
+    });
+  };
+
+  const onSpikeStarted = (event: {
+    region: string;
+    price: number;
+    simulated: boolean;
+    responding: boolean;
+  }): void => {
+    fire("tesla_sync_spike_started", {
+      region: event.region,
+      price: event.price,
+      simulated: event.simulated,
+      responding: event.responding,
+    });
+  };
+  const onSpikeEnded = (event: {
+    region: string;
+    price: number;
+    peakPriceMwh: number;
+    durationMs: number;
+    reason: string;
+  }): void => {
+    fire("tesla_sync_spike_ended", {
+      region: event.region,
+      price: event.price,
+      peak_price: event.peakPriceMwh,
+      duration_s: Math.round(event.durationMs / 1000),
+      reason: event.reason,
+    });
+  };
+  const onCurtailment = (event: {
+    active: boolean;
+    rule: string;
+    sellPrice: number | undefined;
+    confirmed: boolean;
+    reason: string;
+  }): void => {
+    fire("tesla_sync_curtailment_changed", {
+      active: event.active,
+      export_rule: event.rule,
+      feed_in_price: event.sellPrice ?? null,
+      confirmed: event.confirmed,
+      reason: event.reason,
+    });
+  };
+
+  controls.spike.on("state", publish);
+  controls.spike.on("spike_started", onSpikeStarted);
+  controls.spike.on("spike_ended", onSpikeEnded);
+  controls.curtailment.on("state", publish);
+  controls.curtailment.on("curtailment_changed", onCurtailment);
+  publish();
+
+  return () => {
+    controls.spike.off("state", publish);
+    controls.spike.off("spike_started", onSpikeStarted);
+    controls.spike.off("spike_ended", onSpikeEnded);
+    controls.curtailment.off("state", publish);
+    controls.curtailment.off("curtailment_changed", onCurtailment);
+  };
+}
+
+/** Switches the controls on or off to match the entry's options. */
+export async function applyControlSwitches(
+  controls: BridgeControls,
+  options: Pick<EntryOptions, "spike_response" | "curtailment">,
+): Promise<void> {
+  if (controls.spike.snapshot().enabled !== options.spike_response) {
+    await (options.spike_response
+      ? controls.spike.enable()
+      : controls.spike.disable());
+  }
+  if (controls.curtailment.snapshot().enabled !== options.curtailment) {
+    await (options.curtailment
+      ? controls.curtailment.enable()
+      : controls.curtailment.disable());
+  }
+}
