@@ -4,18 +4,27 @@
  * solar curtailment, custom schedules and force charge/discharge.
  *
  * What the engine side gets:
- * - `guardTariffWrites(port)`: a TeslaPort whose `setTariff` throws
- *   TariffHeldError while a control claims the tariff, so the Amber sync
- *   cannot overwrite a spike, force or custom-schedule tariff.
  * - `attach(engine)`: live prices and sync results drive curtailment and
- *   tell the custom schedule that Amber prices are arriving.
+ *   tell the custom schedule that Amber prices are arriving. The engine
+ *   gets the overlays and `tariffHold()` through `useTariffControls`, so a
+ *   sync applies the overlays and skips its upload while a control holds
+ *   the tariff.
+ * - `tariffHold()`: which control holds the tariff and until when.
+ * - `guardTariffWrites(port)`: a TeslaPort whose `setTariff` throws
+ *   TariffHeldError while a control claims the tariff. It catches a claim
+ *   made between the engine's check and its upload.
  * - `overlays()`: the enabled tariff overlays for buildTariff.
  */
 import type { Logger } from "pino";
 
 import { AemoClient } from "../aemo/client.js";
 import type { CurrentInterval } from "../amber/schemas.js";
-import type { SyncResult, TeslaPort } from "../engine/types.js";
+import type {
+  SyncResult,
+  TariffControls,
+  TariffHold,
+  TeslaPort,
+} from "../engine/types.js";
 import { describeError, TariffHeldError } from "../errors.js";
 import type { SlotOverlay } from "../tariff/build.js";
 import { systemClock, type Clock } from "../util/clock.js";
@@ -45,6 +54,8 @@ export interface EngineEventsPort {
   readonly autoSync: boolean;
   /** The last built slots, current half hour first. */
   status(): { slots: ReadonlyArray<{ sellActual: number }> };
+  /** Takes the overlays and the tariff hold check; SyncEngine implements it. */
+  useTariffControls?(controls: TariffControls): void;
 }
 
 /** Options of {@link createControls}. */
@@ -54,8 +65,10 @@ export interface ControlsOptions {
   powerwall: PowerwallWrites;
   logger: Logger;
   clock?: Clock;
-  /** Default: read from `controls.json` in `dataDir`. */
+  /** Default: `configured` with `controls.json` in `dataDir` merged over it. */
   settings?: ControlSettings;
+  /** The `controls:` key of the main configuration, as written; default none. */
+  configured?: Record<string, unknown>;
   /** Zone when site_info has no `installation_time_zone`; default Australia/Sydney. */
   fallbackTimeZone?: string;
   /** Source of AEMO prices; default an AemoClient on `settings.spike.aemoBaseUrl`. */
@@ -81,6 +94,8 @@ export interface Controls {
   readonly force: ForceControl;
   /** Returns the enabled tariff overlays, in the order buildTariff must apply them. */
   overlays(): SlotOverlay[];
+  /** Returns the control that holds the tariff and until when, or undefined when none does. */
+  tariffHold(): TariffHold | undefined;
   /** Wraps the engine's Tesla port so tariff uploads wait while a control claims the tariff. */
   guardTariffWrites(port: TeslaPort): TeslaPort;
   /** Feeds the engine's live prices and sync results to the controls. */
@@ -97,7 +112,8 @@ export async function createControls(
   options: ControlsOptions,
 ): Promise<Controls> {
   const settings =
-    options.settings ?? (await loadControlSettings(options.dataDir));
+    options.settings ??
+    (await loadControlSettings(options.dataDir, options.configured));
   const clock = options.clock ?? systemClock;
   const logger = options.logger.child({ module: "controls" });
   const arbiter = new ControlArbiter(logger);
@@ -146,6 +162,48 @@ export async function createControls(
   let fallbackLoop: AbortController | undefined;
   let fallbackDone: Promise<void> | undefined;
 
+  const overlays = (): SlotOverlay[] => controlOverlays(settings.overlays);
+  const tariffHold = (): TariffHold | undefined => {
+    const holder = arbiter.tariffOverride();
+    if (holder === undefined) {
+      return undefined;
+    }
+    if (holder === force.id) {
+      const state = force.snapshot();
+      return {
+        holder,
+        description: `force ${state.direction ?? "charge/discharge"}`,
+        until: state.endsAt,
+        endCondition: "it is cancelled",
+      };
+    }
+    if (holder === spike.id) {
+      const state = spike.snapshot();
+      return {
+        holder,
+        description: `spike response for ${state.region}`,
+        until: undefined,
+        endCondition: `the ${state.region} price stays below ${state.exitBelowMwh} $/MWh for ${state.exitIntervals} dispatch intervals`,
+      };
+    }
+    if (holder === customSchedule.id) {
+      const name = customSchedule.snapshot().active;
+      return {
+        holder,
+        description:
+          name === undefined ? "custom schedule" : `custom schedule "${name}"`,
+        until: undefined,
+        endCondition: "the schedule is cleared",
+      };
+    }
+    return {
+      holder,
+      description: describeHolder(holder),
+      until: undefined,
+      endCondition: "the control releases it",
+    };
+  };
+
   const report = (what: string) => (error: unknown) => {
     logger.warn({ error: describeError(error) }, `Controls could not ${what}`);
   };
@@ -158,7 +216,8 @@ export async function createControls(
     customSchedule,
     force,
 
-    overlays: () => controlOverlays(settings.overlays),
+    overlays,
+    tariffHold,
 
     guardTariffWrites(port) {
       return {
@@ -178,6 +237,7 @@ export async function createControls(
 
     attach(target) {
       engine = target;
+      target.useTariffControls?.({ overlays, tariffHold });
       target.on("prices", (prices) => {
         const now = clock.now();
         customSchedule.noteAmberData(now);

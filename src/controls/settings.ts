@@ -1,8 +1,9 @@
 /**
- * Settings of the price-event controls, read from `controls.json` in the
- * data directory (all keys optional). A missing file gives the defaults:
- * every control off, so nothing is written and AEMO is never polled until
- * the user turns a control on.
+ * Settings of the price-event controls: the `controls:` key of the main
+ * configuration, with `controls.json` in the data directory merged over it
+ * (all keys optional in both). With neither, the defaults apply: every
+ * control off, so nothing is written and AEMO is never polled until the
+ * user turns a control on.
  *
  * The `enabled` switches are optional, and when set they win at every start.
  * When left out, each control keeps the switch last set through its
@@ -69,13 +70,20 @@ export const controlSettingsSchema = z.strictObject({
 /** Parsed control settings. */
 export type ControlSettings = z.output<typeof controlSettingsSchema>;
 
-/** Reads `controls.json` from `dataDir`; defaults when the file is missing. Throws ConfigError naming the key. */
+/**
+ * Reads `controls.json` from `dataDir` and merges it over `configured` (the
+ * `controls:` key of the main configuration), key by key, so the file holds
+ * what changed while running. Defaults fill the rest. Throws ConfigError
+ * naming the key.
+ */
 export async function loadControlSettings(
   dataDir: string,
+  configured: Record<string, unknown> = {},
 ): Promise<ControlSettings> {
   const path = join(dataDir, CONTROL_SETTINGS_FILE);
   const raw = (await readJsonFile(path)) ?? {};
-  const result = controlSettingsSchema.safeParse(raw);
+  const merged = isPlainObject(raw) ? mergeSettings(configured, raw) : raw;
+  const result = controlSettingsSchema.safeParse(merged);
   if (result.success) {
     return result.data;
   }
@@ -85,4 +93,24 @@ export async function loadControlSettings(
   throw new ConfigError(
     `${path} is invalid: ${problems.join("; ")}. Fix those keys or remove the file for the defaults.`,
   );
+}
+
+function isPlainObject(value: unknown): value is Record<string, unknown> {
+  return value !== null && typeof value === "object" && !Array.isArray(value);
+}
+
+/** Returns `base` with `override` merged in; values in `override` win. */
+function mergeSettings(
+  base: Record<string, unknown>,
+  override: Record<string, unknown>,
+): Record<string, unknown> {
+  const result: Record<string, unknown> = { ...base };
+  for (const [key, value] of Object.entries(override)) {
+    const existing = result[key];
+    result[key] =
+      isPlainObject(existing) && isPlainObject(value)
+        ? mergeSettings(existing, value)
+        : value;
+  }
+  return result;
 }

@@ -121,10 +121,12 @@ export async function startService(
     `Syncing Amber site ${amberSite.id} (${intervalLength}-minute prices) to Tesla energy site ${teslaSiteId}`,
   );
 
-  // The controls guard the sync's tariff uploads while one of them claims
-  // the tariff (spike, force, custom schedule).
+  // While a control claims the tariff (spike, force, custom schedule), the
+  // sync skips its upload. `attach` below also gives the engine the
+  // controls' overlays.
   const controls = await createControls({
     dataDir: config.dataDir,
+    configured: config.controls,
     siteId: teslaSiteId,
     powerwall: tesla,
     logger,

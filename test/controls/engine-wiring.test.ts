@@ -38,9 +38,8 @@ describe("controls in the engine", () => {
 
     expect(result.outcome).toBe("skipped");
     expect(result.writes).toBe(0);
-    expect(result.reason).toContain(
-      "force charge/discharge controls the tariff",
-    );
+    expect(result.heldBy).toBe("force");
+    expect(result.reason).toContain("force discharge holds the tariff until");
     expect(running.tesla.state().tariff["name"]).toBe(
       "Force discharge until 13:37",
     );

@@ -1,4 +1,4 @@
-import { mkdtemp, rm } from "node:fs/promises";
+import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 
@@ -75,6 +75,7 @@ function config(
   extra: {
     amber?: Record<string, unknown>;
     tesla?: Record<string, unknown>;
+    controls?: Record<string, unknown>;
   } = {},
 ) {
   return resolveConfig(
@@ -93,6 +94,7 @@ function config(
       },
       dataDir,
       server: { port: 0 },
+      ...(extra.controls === undefined ? {} : { controls: extra.controls }),
     },
     {},
   );
@@ -163,6 +165,42 @@ describe("startService", () => {
     await received;
 
     expect(engine.status().live.buy).toBeTypeOf("number");
+  });
+
+  it("merges controls.json over the configured controls", async () => {
+    await standIns();
+    await writeFile(
+      join(dataDir, "controls.json"),
+      JSON.stringify({ curtailment: { thresholdCents: 3 } }),
+    );
+    service = await startService({
+      config: config({
+        controls: {
+          curtailment: { thresholdCents: 2, hysteresisCents: 0.25 },
+          overlays: {
+            demandWindow: {
+              enabled: true,
+              days: [0, 1, 2, 3, 4, 5, 6],
+              upliftPerKwh: 1,
+            },
+          },
+        },
+      }),
+      logger: silentLogger,
+      statusServer: false,
+    });
+    const settings = service.controls.settings;
+    const uplifted = service.engine
+      .status()
+      .slots.filter((slot) =>
+        slot.notes.some((note) => note.startsWith("demand window:")),
+      );
+
+    expect(settings.curtailment.thresholdCents).toBe(3);
+    expect(settings.curtailment.hysteresisCents).toBe(0.25);
+    expect(settings.overlays.demandWindow.upliftPerKwh).toBe(1);
+    // 14:00 to 20:00 every day: 12 half hours of the 48.
+    expect(uplifted).toHaveLength(12);
   });
 
   it("stops the scheduler and the server", async () => {
