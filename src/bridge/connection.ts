@@ -44,7 +44,7 @@ export const CONNECTION_DEFAULTS = {
   maxRetryDelayMs: 30_000,
 } as const;
 
-/** A command that Home Assistant answered with an error frame. */
+/** A command whose result from Home Assistant is an error frame. */
 export class HaCommandError extends BridgeError {
   constructor(
     /** The command's `type`, such as "tesla_sync/hello". */
@@ -64,7 +64,7 @@ export interface HaConnectionOptions {
   /** Access token sent in the `auth` message. */
   token: string;
   logger: Logger;
-  /** What to do when HA rejects the token; ends the error message. */
+  /** Advice for when HA rejects the token; ends the error message. */
   authHint?: string;
   /** Limit for the HTTP upgrade; default 15 000. */
   handshakeTimeoutMs?: number;
@@ -131,7 +131,7 @@ export class HaConnection extends EventEmitter<HaConnectionEvents> {
   }
 
   /**
-   * Connects, retrying until HA answers. Resolves after the first
+   * Connects, retrying until HA responds. Resolves after the first
    * successful connect; rejects with BridgeError when HA rejects the token
    * or when {@link close} is called first.
    */
@@ -167,7 +167,7 @@ export class HaConnection extends EventEmitter<HaConnectionEvents> {
   /**
    * Sends a command and parses its result with `schema`. Rejects with
    * HaCommandError for an error frame and with BridgeError when the
-   * connection is down or drops before the answer.
+   * connection is down or drops before the result.
    */
   async send<S extends z.ZodType>(
     message: OutgoingMessage,
@@ -188,7 +188,7 @@ export class HaConnection extends EventEmitter<HaConnectionEvents> {
           ? "(root)"
           : issue.path.join(".");
       throw new BridgeError(
-        `Home Assistant answered ${message.type} with an unexpected result: field ${path}: ${issue?.message ?? "invalid"}. Update the Tesla Sync integration and the engine to matching versions.`,
+        `Home Assistant returned an unexpected result for ${message.type}: field ${path}: ${issue?.message ?? "invalid"}. Update the Tesla Sync integration and the engine to matching versions.`,
       );
     }
     return parsed.data;
@@ -356,7 +356,7 @@ export class HaConnection extends EventEmitter<HaConnectionEvents> {
         "Home Assistant did not answer a ping; reconnecting",
       );
       connection.reconnect(true);
-      // reconnect(true) only asks the old socket to close; a half-open one
+      // reconnect(true) only requests a close of the old socket; a half-open one
       // would linger for ws's close timeout, so it is dropped at once.
       socket?.terminate();
     }, this.#options.pongTimeoutMs);

@@ -2,9 +2,9 @@
  * The price-event controls (AEMO spike response and solar curtailment,
  * src/controls/) as HA entities and events. The integration's options
  * `spike_response` and `curtailment` switch the controls on and off in
- * place; `aemo_region`, `spike_threshold` and `curtailment_threshold` are
- * settings the controls take when they are built, so HA mode restarts the
- * engine when one of them changes (see engine-config.ts).
+ * place. The controls take `aemo_region`, `spike_threshold` and
+ * `curtailment_threshold` when they are built, so HA mode restarts the
+ * engine when one of those changes (see engine-config.ts).
  */
 import type { Controls } from "../controls/service.js";
 import type { SpikeSnapshot } from "../controls/spike.js";

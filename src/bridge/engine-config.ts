@@ -60,8 +60,8 @@ export function engineConfigFromHa(
     },
     tesla: {
       // The engine treats both HA access kinds as a bearer token it cannot
-      // refresh; for tesla_fleet the bridge swaps in a provider that reads
-      // HA's current token.
+      // refresh. For tesla_fleet, HA mode passes a token provider that
+      // reads HA's current token instead.
       auth: "teslemetry",
       token: ha.tesla.token,
       siteId: String(ha.tesla.energy_site_id),
@@ -101,7 +101,8 @@ export function engineConfigFromHa(
 }
 
 /**
- * The parts of `ha` that need a new engine when they change: accounts,
+ * Returns a key of the parts of `ha` that need a new engine when they
+ * change: accounts,
  * sites, the forecast band and the controls' region and thresholds. A
  * changed tesla_fleet token does not count, because the bridge's token
  * provider reads the current one anyway, and neither do the switches,

@@ -1,5 +1,5 @@
 /**
- * How the engine reaches Home Assistant, from the environment:
+ * Connection settings for Home Assistant, read from the environment:
  *
  * - standalone: `TESLA_SYNC_HA_URL` (HA's address, such as
  *   http://homeassistant.local:8123) and `TESLA_SYNC_HA_TOKEN` (a

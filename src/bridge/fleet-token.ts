@@ -2,7 +2,7 @@
  * Tesla access through Home Assistant's own `tesla_fleet` integration. HA
  * owns the OAuth refresh; the engine only borrows the current access token,
  * which `tesla_sync/config` returns. The token is read again shortly before
- * it expires and after every HTTP 401, as the bridge protocol asks, before
+ * it expires and after every HTTP 401, as the bridge protocol requires, before
  * the engine reports rejected credentials.
  */
 import { registerSecret } from "../log.js";

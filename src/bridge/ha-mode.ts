@@ -100,8 +100,8 @@ export interface HaMode {
 }
 
 /**
- * Starts HA mode. Resolves once the first connection to HA is up (the
- * engine follows when the integration delivers its configuration); rejects
+ * Starts HA mode. Resolves once the first connection to HA is up, and the
+ * engine follows when the integration delivers its configuration. Rejects
  * with BridgeError when HA rejects the token.
  */
 export async function startHaMode(options: HaModeOptions): Promise<HaMode> {

@@ -85,7 +85,7 @@ export interface EntryOptions {
   curtailment_threshold: number;
 }
 
-/** The answer to a `service_call` command. */
+/** The response to a `service_call` command. */
 export type ServiceOutcome =
   | { success: true; response: Record<string, unknown> }
   | { success: false; error: string };
@@ -155,7 +155,7 @@ export function updateMessage(
   };
 }
 
-/** `tesla_sync/command_result`: answers a `service_call` by its request id. */
+/** `tesla_sync/command_result`: the response to a `service_call`, by its request id. */
 export function commandResultMessage(
   entryId: string,
   requestId: string,
@@ -185,7 +185,7 @@ export function fireEventMessage(
   };
 }
 
-/** `tesla_sync/auth_failed`: asks HA to start reauthentication for a vendor. */
+/** `tesla_sync/auth_failed`: requests HA's reauthentication flow for a vendor. */
 export function authFailedMessage(
   entryId: string,
   vendor: "amber" | "tesla",

@@ -39,7 +39,7 @@ export interface PowerwallMonitorOptions {
   clock?: Clock;
   /** Time between polls, ms; default 60 000. */
   intervalMs?: number;
-  /** Longest gap between two samples that is still integrated, ms; default 3 × `intervalMs`. */
+  /** Maximum gap between two samples that is still integrated, ms; default 3 × `intervalMs`. */
   maxGapMs?: number;
 }
 
@@ -169,7 +169,7 @@ export class PowerwallMonitor extends EventEmitter<PowerwallMonitorEvents> {
     await this.#polling;
   }
 
-  /** Reads live_status once, integrates and saves the totals. Never throws. */
+  /** Reads live_status once, integrates and saves the totals. Logs failures instead of throwing them. */
   async poll(): Promise<void> {
     let status: LiveStatus;
     try {

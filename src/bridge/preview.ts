@@ -21,7 +21,7 @@ import { compareTariffs } from "../tariff/compare.js";
 import type { TariffContentV2Lenient } from "../tariff/schema.js";
 import { isoWithOffset } from "./states.js";
 
-/** What a preview needs from the running engine. */
+/** Inputs of a preview, taken from the running engine. */
 export interface PreviewSources {
   amber: AmberPort;
   tesla: Pick<TeslaPort, "getSiteInfo">;

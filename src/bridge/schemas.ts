@@ -88,7 +88,7 @@ export const registerResultSchema = z.object({
 /** Result of `tesla_sync/update`. */
 export const updateResultSchema = z.object({ updated: z.number().int() });
 
-/** Result of commands that answer `null` (subscribe, command_result, fire_event ...). */
+/** Result of commands whose result is `null` (subscribe, command_result, fire_event ...). */
 export const emptyResultSchema = z.unknown();
 
 const entityKey = z.string().regex(/^[a-z0-9_]{1,64}$/);

@@ -54,7 +54,7 @@ export interface PriceView {
   now: number;
 }
 
-/** The interval that prices `channel` now: a live push while it lasts, else REST. */
+/** Returns the interval that prices `channel` now: a live push while it lasts, else REST. */
 export function currentInterval(
   view: PriceView,
   channel: ChannelType,
@@ -80,7 +80,7 @@ export function currentInterval(
   );
 }
 
-/** Every price entity's state for `view`; entities without data get `null`. */
+/** Returns every price entity's state for `view`, with `null` for entities without data. */
 export function priceStates(view: PriceView): StateUpdate[] {
   const general = currentInterval(view, "general");
   const feedIn = currentInterval(view, "feedIn");
@@ -302,7 +302,7 @@ export function engineStates(
 }
 
 /**
- * The `sync_status` sensor: the last sync that decided something. A
+ * Returns the `sync_status` sensor: the last sync that decided something. A
  * "skipped" sync (auto-sync off, or a write waiting for the spacing) is no
  * state of its own; it shows in the `last_attempt` attribute.
  */
@@ -334,7 +334,7 @@ export function syncStatusState(status: StatusSnapshot): StateUpdate {
 }
 
 /**
- * The `uploaded_buy_price` sensor: the buy rate of the current half hour in
+ * Returns the `uploaded_buy_price` sensor: the buy rate of the current half hour in
  * the tariff on the Powerwall, with the 48 slots as `buy` and `sell` lists
  * of `{start_time, end_time, price}` ($/kWh as uploaded, so never below 0).
  */

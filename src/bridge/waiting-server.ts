@@ -1,6 +1,6 @@
 /**
  * The page the status server's port shows in HA mode while the engine is
- * not running yet: it says what the engine is waiting for (Home Assistant,
+ * not running yet. It shows what the engine is waiting for (Home Assistant,
  * the Tesla Sync integration, new credentials). Once the engine starts,
  * this server closes and the engine's own status server takes the port.
  *
@@ -19,7 +19,7 @@ import type { AddressInfo } from "node:net";
 import { escapeHtml } from "../server/status-page.js";
 import { scrubText, type Logger } from "../log.js";
 
-/** What the page shows. */
+/** Content of the page. */
 export interface WaitingState {
   /** Short state, such as "waiting-for-integration". */
   state: string;

@@ -93,7 +93,9 @@ describe("HaConnection", () => {
       z.object({ registered: z.number() }),
     );
 
-    await expect(sent).rejects.toThrow(/unexpected result: field registered/);
+    await expect(sent).rejects.toThrow(
+      /unexpected result for tesla_sync\/register: field registered/,
+    );
   });
 
   it("stops on invalid auth with a clear error", async () => {

@@ -2,7 +2,7 @@
  * A small stand-in for Home Assistant's WebSocket API on 127.0.0.1, enough
  * for the bridge: the auth handshake, result and event frames, `ping`,
  * `get_config`, `subscribe_events` and the `tesla_sync/*` commands with the
- * integration's default answers. Tests override a command's answer with
+ * integration's default results. Tests replace a command's handler with
  * `handle()` and push command events with `pushCommand()`.
  */
 import { EventEmitter } from "node:events";
@@ -17,7 +17,7 @@ export interface ReceivedFrame {
   [field: string]: unknown;
 }
 
-/** What a handler returns: a result, an error, or nothing (no answer at all). */
+/** Return value of a handler: a result, an error, or no response at all. */
 export type HandlerReply =
   | { result: unknown }
   | { error: { code: string; message: string } }
@@ -148,7 +148,7 @@ export class FakeHa extends EventEmitter<{
     this.#eventSubscriptions.clear();
   }
 
-  /** Replaces the answer to one command type. */
+  /** Replaces the handler of one command type. */
   handle(type: string, handler: FakeHandler): void {
     this.#handlers.set(type, handler);
   }

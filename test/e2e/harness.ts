@@ -18,7 +18,7 @@ import { silentLogger } from "../../src/log.js";
 
 /** Paths that scripts/test-e2e.sh prepared. */
 export interface E2eEnvironment {
-  /** Temporary directory, as the host sees it. */
+  /** Temporary directory, as a host path. */
   dir: string;
   /** The same directory inside the Debian root. */
   chrootDir: string;
@@ -188,7 +188,7 @@ export class HassProcess extends ManagedProcess {
   }
 }
 
-/** Waits until HA's HTTP server answers at all. */
+/** Waits until HA's HTTP server responds at all. */
 export async function waitForHttp(
   baseUrl: string,
   timeoutMs: number,
