@@ -178,6 +178,8 @@ export class FleetOAuthProvider implements TokenProvider {
   #refreshing: Promise<string> | undefined;
   /** Set once Tesla rejected the refresh token twice; later calls fail fast. */
   #rejection: AuthError | undefined;
+  /** True from a failed refresh attempt until a refresh succeeds, so repeats log at debug. */
+  #refreshFailing = false;
   #refreshCount = 0;
 
   constructor(options: FleetOAuthOptions) {
@@ -514,14 +516,19 @@ export class FleetOAuthProvider implements TokenProvider {
         maxDelayMs: 30_000,
         onRetry: (error, attempt, delayMs) => {
           const fields = { err: error, attempt, delayMs };
-          if (attempt === 1) {
-            this.#logger.warn(fields, "Tesla token refresh failed; retrying");
-          } else {
-            this.#logger.debug(fields, "Tesla token refresh failed; retrying");
-          }
+          const first = !this.#refreshFailing;
+          this.#refreshFailing = true;
+          this.#logger[first ? "warn" : "debug"](
+            fields,
+            "Tesla token refresh failed; retrying",
+          );
         },
       },
     );
+    if (this.#refreshFailing) {
+      this.#refreshFailing = false;
+      this.#logger.info("Tesla token refresh succeeds again");
+    }
     return response.body;
   }
 

@@ -365,14 +365,28 @@ export class TeslaClient {
       }
       authState.retried = true;
 
-      const renewed = await this.#tokens.refreshAfterUnauthorized(token);
+      let renewed: boolean;
+      try {
+        renewed = await this.#tokens.refreshAfterUnauthorized(token);
+      } catch (refreshError) {
+        // A refresh that timed out or met a 5xx or 429 says nothing about
+        // the credentials, so a later attempt may try the token again
+        // instead of reporting it as rejected twice.
+        if (!(refreshError instanceof AuthError)) {
+          authState.retried = false;
+        }
+        throw refreshError;
+      }
       if (renewed) {
         this.#logger.debug(
           { endpoint: key },
           "Retrying with a renewed Tesla token",
         );
       } else {
-        this.#logger.warn(
+        // Warned once until a call succeeds, like every other failure.
+        const first = !this.#failingCodes.has(error.code);
+        this.#failingCodes.add(error.code);
+        this.#logger[first ? "warn" : "debug"](
           { endpoint: key, delayMs: this.#authRetryDelayMs },
           "Tesla rejected the token once; retrying after a pause",
         );
