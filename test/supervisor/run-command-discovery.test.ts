@@ -1,12 +1,18 @@
 /**
  * Supervisor discovery as the run command wires it: published while the
- * engine runs as an add-on, deleted when it stops.
+ * engine runs as an add-on, deleted when it stops. Home Assistant is a
+ * loopback stand-in without the integration loaded, so the engine waits
+ * for it and never reaches a vendor.
  */
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { Writable } from "node:stream";
 
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 
 import { runCommand } from "../../src/cli/run-command.js";
+import { startFakeHa, type FakeHa } from "../bridge/fake-ha.js";
 import {
   startSupervisorStandIn,
   type SupervisorStandIn,
@@ -23,16 +29,24 @@ function sink(): Writable {
 }
 
 let supervisor: SupervisorStandIn;
+let ha: FakeHa;
+let dataDir: string;
 
 beforeEach(async () => {
   supervisor = await startSupervisorStandIn({
     token: TOKEN,
     services: ["tesla_sync"],
   });
+  ha = await startFakeHa();
+  // Without the integration loaded the engine waits and starts nothing.
+  ha.components = ["http", "websocket_api"];
+  dataDir = await mkdtemp(join(tmpdir(), "tesla-sync-discovery-"));
 });
 
 afterEach(async () => {
   await supervisor.close();
+  await ha.stop();
+  await rm(dataDir, { recursive: true, force: true });
 });
 
 describe("run command discovery", () => {
@@ -47,7 +61,12 @@ describe("run command discovery", () => {
       env: {
         SUPERVISOR_TOKEN: TOKEN,
         TESLA_SYNC_SUPERVISOR_URL: supervisor.url,
+        // A loopback HA in place of the Supervisor's ws://supervisor proxy.
+        TESLA_SYNC_HA_URL: ha.url,
+        TESLA_SYNC_HA_TOKEN: ha.token,
+        TESLA_SYNC_DATA_DIR: dataDir,
         TESLA_SYNC_PORT: "0",
+        TESLA_SYNC_INGRESS_PORT: "0",
         TESLA_SYNC_LOG_LEVEL: "silent",
       },
       stopSignal,
