@@ -9,7 +9,10 @@
 #
 # TESLA_SYNC_E2E_KEEP=1 keeps the temporary directory (logs, HA config).
 source "$(dirname "${BASH_SOURCE[0]}")/env.sh"
-npm run build --silent
+# scripts/test.sh has built already and sets TESLA_SYNC_SKIP_BUILD=1.
+if [ "${TESLA_SYNC_SKIP_BUILD:-}" != "1" ]; then
+  npm run build --silent
+fi
 source "$(dirname "${BASH_SOURCE[0]}")/python-env.sh"
 
 E2E_HA_VERSION="${PY_HA_VERSIONS[-1]}"
