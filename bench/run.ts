@@ -86,7 +86,7 @@ async function main(): Promise<void> {
       .map(([outcome, count]) => `${outcome} ${count}`)
       .join(", ");
     console.log(
-      `simulated day, ${pattern}: ${day.tariffWrites} Tesla tariff writes, ${day.teslaCalls} Tesla calls, ${day.amberCalls} Amber REST calls, ${day.syncs} recorded syncs (${outcomes}); ran in ${seconds} s`,
+      `simulated day, ${pattern}: ${day.tariffWrites} Tesla tariff writes (${day.urgentUploads} urgent), ${day.teslaCalls} Tesla calls, ${day.amberCalls} Amber REST calls, ${day.syncs} recorded syncs (${outcomes}); ran in ${seconds} s`,
     );
     console.log(
       `memory after the ${pattern} day: rss ${megabytes(day.rss)}, heap used ${megabytes(day.heapUsed)}`,

@@ -31,6 +31,8 @@ const PUSH_PERIOD_MS = 30_000;
 export interface DayResult {
   pattern: PricePattern;
   tariffWrites: number;
+  /** Uploads that took the urgent write path. */
+  urgentUploads: number;
   teslaCalls: number;
   amberCalls: number;
   syncs: number;
@@ -95,8 +97,12 @@ export async function simulateDay(
   };
 
   const outcomes: Record<string, number> = {};
+  let urgentUploads = 0;
   engine.on("sync", (result) => {
     outcomes[result.outcome] = (outcomes[result.outcome] ?? 0) + 1;
+    if (result.outcome === "uploaded" && result.urgent === true) {
+      urgentUploads += 1;
+    }
   });
 
   try {
@@ -120,6 +126,7 @@ export async function simulateDay(
       tariffWrites: teslaStandIn.writes.filter(
         (write) => write.endpoint === "time_of_use_settings",
       ).length,
+      urgentUploads,
       teslaCalls: teslaStandIn.requests.length,
       amberCalls: amberStandIn.requests.length,
       syncs: Object.values(outcomes).reduce((sum, count) => sum + count, 0),
