@@ -72,9 +72,9 @@ export type ControlSettings = z.output<typeof controlSettingsSchema>;
 
 /**
  * Reads `controls.json` from `dataDir` and merges it over `configured` (the
- * `controls:` key of the main configuration), key by key, so the file holds
- * what changed while running. Defaults fill the rest. Throws ConfigError
- * naming the key.
+ * `controls:` key of the main configuration), key by key. The file wins
+ * because it is the place for settings changed while running. Defaults
+ * fill the rest. Throws ConfigError naming the key.
  */
 export async function loadControlSettings(
   dataDir: string,
