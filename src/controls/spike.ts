@@ -32,6 +32,8 @@ import { z } from "zod";
 import type { RegionPrice } from "../aemo/client.js";
 import { nemRegionSchema, type NemRegion } from "../aemo/schemas.js";
 import { ConfigError, describeError } from "../errors.js";
+import { tariffsEquivalent } from "../tariff/compare.js";
+import { validateTariff } from "../tariff/validate.js";
 import { systemClock, type Clock } from "../util/clock.js";
 import {
   captureSiteState,
@@ -295,7 +297,7 @@ export class SpikeResponse
       switch (this.#state.state) {
         case "entering":
           if (writer) {
-            await this.#applySpikeTariff();
+            await this.#applySpikeTariff({ skipWhatTheSiteHas: true });
           } else {
             await this.#save({ ...this.#state, state: "suspended" });
           }
@@ -655,15 +657,25 @@ export class SpikeResponse
   }
 
   /** Uploads the spike tariff and sets autonomous mode; the state is `entering` on the way in. */
-  async #applySpikeTariff(): Promise<void> {
+  async #applySpikeTariff(
+    options: { skipWhatTheSiteHas?: boolean } = {},
+  ): Promise<void> {
     const priceMwh = this.#state.spike?.peakPriceMwh ?? this.#thresholdMwh;
     const now = this.#clock.now();
+    const tariff = this.#spikeTariff(now, priceMwh);
     try {
-      await this.#powerwall.setTariff(
-        this.#siteId,
-        this.#spikeTariff(now, priceMwh),
-      );
-      await this.#powerwall.setOperationMode(this.#siteId, "autonomous");
+      // After a restart the interrupted entry may already have reached the
+      // site, and writing the same tariff or mode again costs Tesla writes.
+      const current = options.skipWhatTheSiteHas
+        ? captureSiteState(await this.#powerwall.getSiteInfo(this.#siteId))
+        : undefined;
+      const present = validateTariff(current?.tariff, "lenient");
+      if (!present.ok || !tariffsEquivalent(present.tariff, tariff)) {
+        await this.#powerwall.setTariff(this.#siteId, tariff);
+      }
+      if (current?.operationMode !== "autonomous") {
+        await this.#powerwall.setOperationMode(this.#siteId, "autonomous");
+      }
     } catch (error) {
       this.#fail("upload the spike tariff", error);
       return;
