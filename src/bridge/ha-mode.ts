@@ -30,7 +30,10 @@ import type {
   TeslaPort,
 } from "../engine/types.js";
 import { AuthError, ConfigError, describeError } from "../errors.js";
+import type { EnergySample } from "../history/store.js";
 import type { Logger } from "../log.js";
+import type { StatusServer } from "../server/status-server.js";
+import type { WebServer } from "../server/web-server.js";
 import { systemClock, type Clock } from "../util/clock.js";
 import { HaBridge, type BridgeStatus } from "./bridge.js";
 import { HaConnection } from "./connection.js";
@@ -57,6 +60,7 @@ import {
   powerwallStates,
   priceStates,
   uploadedTariffState,
+  type PowerwallReading,
   type UploadedTariff,
 } from "./states.js";
 import { startWaitingServer, type WaitingServer } from "./waiting-server.js";
@@ -294,7 +298,11 @@ class HaModeRunner implements HaMode {
       this.#publishEngine(service.engine.status());
       this.#attachControls(service);
       await this.#switchControls(service, config);
-      await this.#startMonitor(service, config);
+      await this.#startMonitor(
+        service,
+        config,
+        engineConfig.dashboard.energySampleSeconds,
+      );
     } catch (error) {
       await this.#engineFailed(error);
     }
@@ -349,23 +357,45 @@ class HaModeRunner implements HaMode {
     await service?.stop();
   }
 
+  /**
+   * Starts the Powerwall readings: from the dashboard's history recorder
+   * when it samples live_status already (`energySampleSeconds` above 0),
+   * else by polling at the access kind's period.
+   */
   async #startMonitor(
     service: RunningService,
     config: HaEngineConfig,
+    energySampleSeconds: number,
   ): Promise<void> {
+    const recorder = historyRecorderOf(service.server);
+    const shared = recorder !== undefined && energySampleSeconds > 0;
     const monitor = new PowerwallMonitor({
-      source: service.tesla,
+      ...(shared ? {} : { source: service.tesla }),
       siteId: service.teslaSiteId,
       dataDir: engineDataDir(this.#options.env),
       logger: this.#options.logger,
       clock: this.#clock,
-      intervalMs: LIVE_STATUS_INTERVAL_MS[config.tesla.access_kind],
+      intervalMs: shared
+        ? energySampleSeconds * 1000
+        : LIVE_STATUS_INTERVAL_MS[config.tesla.access_kind],
     });
     monitor.on("reading", (reading, totals) => {
       this.#publish(powerwallStates(reading, totals));
     });
     this.#monitor = monitor;
     await monitor.start();
+    if (shared) {
+      recorder.on("energy", (sample: EnergySample) => {
+        void monitor.ingest(readingOfSample(sample), sample.at);
+      });
+      // The recorder took its first sample while the engine started,
+      // before the listener existed; its store has it. A newer sample that
+      // arrived meanwhile makes the monitor ignore this older one.
+      const first = historyOf(service.server)?.latestEnergySample();
+      if (first !== undefined) {
+        await monitor.ingest(readingOfSample(first), first.at);
+      }
+    }
   }
 
   /** Registers the control entities and follows the controls' state and events. */
@@ -808,6 +838,32 @@ export function syncResponse(result: SyncResult): Record<string, unknown> {
             sell_max: result.tariffSummary.sellMax,
           },
         }),
+  };
+}
+
+/** The dashboard's history recorder, when the status server is the dashboard's web server. */
+function historyRecorderOf(
+  server: StatusServer | undefined,
+): WebServer["recorder"] {
+  return server !== undefined && "recorder" in server
+    ? (server as WebServer).recorder
+    : undefined;
+}
+
+/** The dashboard's history store, when the status server is the dashboard's web server. */
+function historyOf(server: StatusServer | undefined): WebServer["history"] {
+  return server !== undefined && "history" in server
+    ? (server as WebServer).history
+    : undefined;
+}
+
+function readingOfSample(sample: EnergySample): PowerwallReading {
+  return {
+    batteryLevel: sample.batteryPercent,
+    solarPower: sample.solarW,
+    gridPower: sample.gridW,
+    batteryPower: sample.batteryW,
+    homePower: sample.homeW,
   };
 }
 

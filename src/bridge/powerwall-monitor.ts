@@ -1,6 +1,8 @@
 /**
- * Polls the Powerwall's `live_status` for the HA entities: battery level,
- * the four power flows, and energy totals integrated from them.
+ * Follows the Powerwall's `live_status` for the HA entities: battery level,
+ * the four power flows, and energy totals integrated from them. It polls
+ * by itself, or takes readings that another part of the engine already
+ * polls (the dashboard's history recorder), so Tesla is not asked twice.
  *
  * The totals are a trapezoidal integral of the sampled powers, the method
  * of HA's own Integral helper, so they are estimates: a change between two
@@ -32,7 +34,8 @@ export interface LiveStatusSource {
 
 /** Options for {@link PowerwallMonitor}. */
 export interface PowerwallMonitorOptions {
-  source: LiveStatusSource;
+  /** Where to poll; without one the monitor only takes {@link PowerwallMonitor.ingest} readings. */
+  source?: LiveStatusSource;
   siteId: number | string;
   dataDir: string;
   logger: Logger;
@@ -121,7 +124,7 @@ export interface PowerwallMonitorEvents {
 
 /** Polls one site's live status and keeps its energy totals. */
 export class PowerwallMonitor extends EventEmitter<PowerwallMonitorEvents> {
-  readonly #source: LiveStatusSource;
+  readonly #source: LiveStatusSource | undefined;
   readonly #siteId: number | string;
   readonly #path: string;
   readonly #logger: Logger;
@@ -154,9 +157,12 @@ export class PowerwallMonitor extends EventEmitter<PowerwallMonitorEvents> {
     return this.#file.totals;
   }
 
-  /** Loads the saved totals, polls once and starts the interval. */
+  /** Loads the saved totals and, with a source, polls once and starts the interval. */
   async start(): Promise<void> {
     await this.#load();
+    if (this.#source === undefined) {
+      return;
+    }
     this.#polling = this.poll();
     await this.#polling;
     this.#schedule();
@@ -171,6 +177,9 @@ export class PowerwallMonitor extends EventEmitter<PowerwallMonitorEvents> {
 
   /** Reads live_status once, integrates and saves the totals. Logs failures instead of throwing them. */
   async poll(): Promise<void> {
+    if (this.#source === undefined) {
+      return;
+    }
     let status: LiveStatus;
     try {
       status = await this.#source.getLiveStatus(this.#siteId);
@@ -188,11 +197,24 @@ export class PowerwallMonitor extends EventEmitter<PowerwallMonitorEvents> {
       this.#logger.info("Reading the Powerwall's live status works again");
       this.#failing = false;
     }
+    await this.ingest(readingOf(status));
+  }
 
-    const now = this.#clock.now();
-    const reading = readingOf(status);
+  /** Integrates a reading taken at `at` (default now), saves the totals and emits "reading". */
+  async ingest(
+    reading: PowerwallReading,
+    at: number = this.#clock.now(),
+  ): Promise<void> {
+    const now = at;
     const last = this.#file.last;
     const elapsed = last === undefined ? undefined : now - last.at;
+    if (elapsed !== undefined && elapsed < 0) {
+      this.#logger.debug(
+        { at, lastAt: last?.at },
+        "Powerwall reading older than the last one ignored",
+      );
+      return;
+    }
     const totals =
       last !== undefined &&
       elapsed !== undefined &&

@@ -210,6 +210,24 @@ describe("PowerwallMonitor", () => {
     expect(target.reading?.batteryLevel).toBe(80);
   });
 
+  it("takes readings from another poller", async () => {
+    const target = new PowerwallMonitor({
+      siteId: 1,
+      dataDir,
+      logger: silentLogger,
+      clock,
+      intervalMs: 60_000,
+    });
+    await target.start();
+
+    await target.ingest(reading({ gridPower: 2000 }), now);
+    await target.ingest(reading({ gridPower: 2000 }), now + 60_000);
+    await target.ingest(reading({ gridPower: 9000 }), now + 30_000);
+
+    expect(target.totals.gridImport).toBeCloseTo(2000 / 60 / 1000, 9);
+    expect(target.reading?.gridPower).toBe(2000);
+  });
+
   it("starts from zero when the saved file is invalid", async () => {
     await writeFile(join(dataDir, ENERGY_FILE_NAME), '{"version": 9}');
     const target = monitor({
