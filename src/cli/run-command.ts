@@ -5,13 +5,27 @@
  */
 import { parseArgs } from "node:util";
 
-import { haSettingsFromEnv } from "../bridge/env.js";
-import { startHaMode } from "../bridge/ha-mode.js";
+import { haSettingsFromEnv, type HaSettings } from "../bridge/env.js";
+import {
+  describeBridgeStatus,
+  startHaMode,
+  type HaMode,
+} from "../bridge/ha-mode.js";
 import { loadConfig } from "../config/load.js";
+import { configFromEnv } from "../config/env.js";
+import { configSchema } from "../config/schema.js";
 import { startDemo } from "../demo/demo.js";
-import { startService } from "../engine/service.js";
+import {
+  startService,
+  type RunningService,
+  type ServiceOptions,
+} from "../engine/service.js";
 import { ConfigError, describeError } from "../errors.js";
-import { createLogger } from "../log.js";
+import { createLogger, type Logger } from "../log.js";
+import {
+  IngressWaitingPage,
+  type IngressWaitingState,
+} from "../server/ingress-waiting.js";
 import {
   packageVersion,
   startSupervisorDiscovery,
@@ -102,13 +116,7 @@ export async function runCommand(
     // comes from the Tesla Sync integration instead (docs/bridge-protocol.md).
     const ha = haSettingsFromEnv(io.env);
     if (ha !== undefined) {
-      const mode = await startHaMode({
-        settings: ha,
-        env: io.env,
-        logger,
-        engineVersion: packageVersion(),
-      });
-      stop = mode.stop;
+      stop = await runHaMode(ha, io.env, logger);
     } else if (config.mode === "demo") {
       const demo = await startDemo({ logger, base: config });
       stop = demo.stop;
@@ -131,6 +139,110 @@ export async function runCommand(
   await stop();
   await discovery?.withdraw();
   return 0;
+}
+
+/**
+ * Starts HA mode and returns its stop function. As an add-on, the ingress
+ * port responds from the start: a waiting page holds it whenever the engine
+ * (whose own ingress listener replaces it) is not running.
+ */
+async function runHaMode(
+  settings: HaSettings,
+  env: Record<string, string | undefined>,
+  logger: Logger,
+): Promise<() => Promise<void>> {
+  let mode: HaMode | undefined;
+  let problem: string | undefined;
+  let stopping = false;
+  const waiting = ingressWaitingPage(env, logger, () =>
+    waitingState(mode, problem),
+  );
+  await waiting?.open();
+
+  const startEngine = async (
+    options: ServiceOptions,
+  ): Promise<RunningService> => {
+    await waiting?.close();
+    let service: RunningService;
+    try {
+      service = await startService(options);
+    } catch (error) {
+      problem = describeError(error);
+      if (!stopping) {
+        await waiting?.open();
+      }
+      throw error;
+    }
+    problem = undefined;
+    return {
+      ...service,
+      stop: async () => {
+        await service.stop();
+        if (!stopping) {
+          await waiting?.open();
+        }
+      },
+    };
+  };
+
+  try {
+    mode = await startHaMode({
+      settings,
+      env,
+      logger,
+      engineVersion: packageVersion(),
+      startEngine,
+    });
+  } catch (error) {
+    await waiting?.close();
+    throw error;
+  }
+  const running = mode;
+  return async () => {
+    stopping = true;
+    await running.stop();
+    await waiting?.close();
+  };
+}
+
+/**
+ * Returns the ingress waiting page when ingress is on (`dashboard.ingress`,
+ * by default as an add-on). The settings come from the environment alone,
+ * because the engine takes them from there in HA mode.
+ */
+function ingressWaitingPage(
+  env: Record<string, string | undefined>,
+  logger: Logger,
+  state: () => IngressWaitingState,
+): IngressWaitingPage | undefined {
+  const dashboard = configSchema.parse(configFromEnv(env)).dashboard;
+  const ingress = dashboard.ingress ?? (env["SUPERVISOR_TOKEN"] ?? "") !== "";
+  if (!ingress) {
+    return undefined;
+  }
+  return new IngressWaitingPage({
+    host: dashboard.ingressHost,
+    port: dashboard.ingressPort,
+    allowedAddresses: dashboard.ingressAllowedAddresses,
+    logger,
+    state,
+  });
+}
+
+function waitingState(
+  mode: HaMode | undefined,
+  problem: string | undefined,
+): IngressWaitingState {
+  if (problem !== undefined) {
+    return {
+      state: "engine-failed",
+      reason: `The engine could not start: ${problem} The add-on's log says what to do.`,
+    };
+  }
+  if (mode === undefined) {
+    return { state: "connecting", reason: "Connecting to Home Assistant." };
+  }
+  return describeBridgeStatus(mode.bridge.status);
 }
 
 function waitForSignal(): Promise<string> {

@@ -5,7 +5,8 @@
  */
 import { ConfigError } from "../errors.js";
 
-type ValueKind = "string" | "integer" | "number" | "boolean";
+/** Type of a variable's value; a "list" is comma-separated text. */
+type ValueKind = "string" | "integer" | "number" | "boolean" | "list";
 
 /** One environment variable: its name, the dotted configuration key and the value type. */
 export interface EnvVariable {
@@ -211,6 +212,16 @@ export const ENV_VARIABLES: readonly EnvVariable[] = [
     kind: "integer",
   },
   {
+    name: "TESLA_SYNC_INGRESS_HOST",
+    key: "dashboard.ingressHost",
+    kind: "string",
+  },
+  {
+    name: "TESLA_SYNC_INGRESS_ALLOWED_ADDRESSES",
+    key: "dashboard.ingressAllowedAddresses",
+    kind: "list",
+  },
+  {
     name: "TESLA_SYNC_ENERGY_SAMPLE_SECONDS",
     key: "dashboard.energySampleSeconds",
     kind: "number",
@@ -251,6 +262,11 @@ function convert(variable: EnvVariable, raw: string): unknown {
   switch (variable.kind) {
     case "string":
       return raw;
+    case "list":
+      return raw
+        .split(",")
+        .map((item) => item.trim())
+        .filter((item) => item !== "");
     case "boolean": {
       const lower = raw.toLowerCase();
       if (["true", "1", "yes", "on"].includes(lower)) {

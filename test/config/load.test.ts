@@ -290,6 +290,16 @@ describe("configFromEnv", () => {
     expect(configFromEnv({ TESLA_SYNC_PORT: "  " })).toEqual({});
   });
 
+  it("splits a list at commas", () => {
+    expect(
+      configFromEnv({
+        TESLA_SYNC_INGRESS_ALLOWED_ADDRESSES: " 172.30.32.2, ,127.0.0.1 ",
+      }),
+    ).toEqual({
+      dashboard: { ingressAllowedAddresses: ["172.30.32.2", "127.0.0.1"] },
+    });
+  });
+
   it("nests dotted keys", () => {
     expect(
       configFromEnv({
