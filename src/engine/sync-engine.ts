@@ -175,6 +175,8 @@ export class SyncEngine extends EventEmitter<EngineEvents> {
   #controls: TariffControls | undefined;
   /** Id of the control that held the tariff at the last sync, if any. */
   #heldBy: string | undefined;
+  /** Local date and the kinds of change the budget held back that day, as logged. */
+  #budgetNotices: { day: string; kinds: Set<WriteKind> } | undefined;
 
   constructor(options: SyncEngineOptions) {
     super();
@@ -695,12 +697,7 @@ export class SyncEngine extends EventEmitter<EngineEvents> {
       if (kind === "manual") {
         this.#defer(permission.retryAt, trigger);
       }
-      if (permission.limit === "budget") {
-        this.#notices.report(
-          `budget-${dayProgress(now, zone).day}`,
-          `Daily Tesla write budget reached for ${kind} changes: ${permission.reason}`,
-        );
-      }
+      this.#noteBudgetLimit(permission, kind, now, zone);
       return {
         outcome: "skipped",
         reason: `${change.reason}, but ${permission.reason}`,
@@ -714,6 +711,34 @@ export class SyncEngine extends EventEmitter<EngineEvents> {
     }
 
     return this.#upload(built, zone, change, now);
+  }
+
+  /**
+   * Logs at info the first time each local day that the budget holds back
+   * a change of `kind`. The budget is expected to bind on volatile days,
+   * so it is no warning.
+   */
+  #noteBudgetLimit(
+    permission: WritePermission,
+    kind: WriteKind,
+    now: number,
+    zone: string,
+  ): void {
+    if (permission.allowed || permission.limit !== "budget") {
+      return;
+    }
+    const day = dayProgress(now, zone).day;
+    if (this.#budgetNotices?.day !== day) {
+      this.#budgetNotices = { day, kinds: new Set() };
+    }
+    if (this.#budgetNotices.kinds.has(kind)) {
+      return;
+    }
+    this.#budgetNotices.kinds.add(kind);
+    this.#logger.info(
+      { kind, budget: this.#settings.dailyWriteBudget },
+      `Daily Tesla write budget holds back ${kind} changes: ${permission.reason}`,
+    );
   }
 
   /** The decision for a sync while `hold` keeps the Amber tariff off the Powerwall. */

@@ -440,6 +440,24 @@ describe("SyncEngine daily write budget", () => {
     expect(h.tariffWrites()).toBe(3);
   });
 
+  it("logs a spent budget once a day at info", async () => {
+    const h = await open({ settings: { ...settings, dailyWriteBudget: 2 } });
+    const target = halfHourEndAfter(h.clock.now(), 6);
+    await h.engine.syncNow("startup");
+    for (const shift of [15, 40, 15]) {
+      await h.advance(2 * MINUTE);
+      h.amber.shifts.set(target, shift);
+      await h.engine.syncNow("schedule");
+    }
+    const notices = h.log
+      .entries()
+      .filter((entry) => entry.msg.startsWith("Daily Tesla write budget"));
+
+    expect(notices.map((entry) => entry.level)).toEqual([30]);
+    expect(notices[0]?.msg).toMatch(/holds back ordinary changes/);
+    expect(h.log.entries().filter((entry) => entry.level >= 40)).toEqual([]);
+  });
+
   it("lets a manual sync past the budget and counts it", async () => {
     const h = await open({ settings: { ...settings, dailyWriteBudget: 2 } });
     await h.engine.syncNow("startup");
