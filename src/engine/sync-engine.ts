@@ -20,9 +20,11 @@
  * 6. Respect the write spacing and the daily budget (write-budget.ts):
  *    ordinary changes wait `minWriteSpacingMs` (default 30 min) after the
  *    last write, urgent ones `urgentWriteSpacingMs` (default 5 min), and a
- *    manual sync only `manualWriteFloorMs` (default 60 s). A blocked write
- *    is "skipped"; the next scheduled sync looks again with fresh prices,
- *    and a manual sync blocked by the floor is queued for when it may go.
+ *    manual sync only `manualWriteFloorMs` (default 60 s). A manual sync
+ *    skips the budget but never the validation of step 3. A blocked write
+ *    is "skipped", and the next scheduled sync looks again with fresh
+ *    prices. A manual sync blocked by the floor, and a live-price move
+ *    blocked by a spacing, are queued for when the write may go.
  * 7. Upload, read site_info back and confirm the prices match.
  *
  * A failed write (HTTP error, or HTTP 200 with `result: false`) records
