@@ -721,6 +721,7 @@ class HaModeRunner implements HaMode {
           settings: running.engine.settings,
           fallbackTimeZone: status.timeZone,
           live: this.#live,
+          overlays: running.controls.overlays(),
         },
         { ...(band === undefined ? {} : { band }), now: this.#clock.now() },
       );

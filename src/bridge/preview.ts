@@ -1,24 +1,23 @@
 /**
  * The `preview_tariff` service: builds the tariff a sync would upload now,
- * validates it strictly, and compares it with the tariff the Powerwall
- * holds, without writing anything. It runs the same steps as a sync (see
- * src/engine/sync-engine.ts) through the engine's own building blocks.
- *
- * NOTE: tariff overlays from the price-event controls are not applied here,
- * so with an overlay enabled the preview can differ from the next upload.
+ * validates it strictly, and judges it against the tariff the Powerwall
+ * holds with the engine's materiality rule, without writing anything. It
+ * runs the same steps as a sync (see src/engine/sync-engine.ts) through the
+ * engine's own building blocks, overlays included.
  */
 import type { CurrentInterval } from "../amber/schemas.js";
+import { baselineFromRates, judgeMateriality } from "../engine/decision.js";
 import { LivePriceTracker } from "../engine/live-price.js";
 import { fetchPriceWindow } from "../engine/price-window.js";
 import type { EngineSettings } from "../engine/settings.js";
 import {
   buildValidatedTariff,
   readPowerwallTariff,
+  tariffRatesAt,
 } from "../engine/tariff-port.js";
 import type { AmberPort, TeslaPort } from "../engine/types.js";
 import { TariffInvalidError } from "../errors.js";
-import { compareTariffs } from "../tariff/compare.js";
-import type { TariffContentV2Lenient } from "../tariff/schema.js";
+import type { SlotOverlay } from "../tariff/build.js";
 import { isoWithOffset } from "./states.js";
 
 /** Inputs of a preview, taken from the running engine. */
@@ -33,6 +32,8 @@ export interface PreviewSources {
   fallbackTimeZone: string;
   /** The last live-price push, if any. */
   live: readonly CurrentInterval[];
+  /** The price-event overlays a sync would apply now. */
+  overlays: SlotOverlay[];
 }
 
 /** Options of one preview. */
@@ -72,50 +73,44 @@ export async function previewTariff(
     timeZone,
     band,
     maxFilledSlots: sources.settings.maxFilledSlots,
+    overlays: sources.overlays,
   });
   if (!outcome.ok) {
     throw new TariffInvalidError(outcome.problems);
   }
   const built = outcome.built;
   const onPowerwall = readPowerwallTariff(info.tariff_content_v2);
-  const comparison = compareTariffs(
-    onPowerwall as TariffContentV2Lenient | undefined,
-    built.tariff as TariffContentV2Lenient,
-    {
-      minChange: sources.settings.minChangeCents / 100,
-      currentSlotMinChange: sources.settings.currentSlotMinChangeCents / 100,
-      now,
-      timeZone,
-    },
-  );
+  const rates =
+    onPowerwall === undefined
+      ? undefined
+      : tariffRatesAt(onPowerwall, built.slots);
+  const verdict =
+    rates === undefined
+      ? undefined
+      : judgeMateriality(
+          built.slots,
+          baselineFromRates(rates),
+          sources.settings,
+        );
 
   return {
     band,
     time_zone: timeZone,
-    would_upload: comparison.material,
+    would_upload: verdict?.material ?? true,
     reason:
-      onPowerwall === undefined
-        ? "the Powerwall has no readable tariff, so any valid tariff is an upgrade"
-        : comparison.reason,
-    slots: built.slots.map((slot) => ({
+      verdict?.reason ??
+      "the Powerwall has no readable tariff, so any valid tariff replaces it",
+    changed_slots: verdict?.changedSlots ?? built.slots.length,
+    slots: built.slots.map((slot, index) => ({
       start_time: isoWithOffset(slot.start),
       end_time: isoWithOffset(slot.end),
       buy: slot.buy,
       sell: slot.sell,
       buy_actual: slot.buyActual,
       sell_actual: slot.sellActual,
+      powerwall_buy: rates?.[index]?.buy ?? null,
+      powerwall_sell: rates?.[index]?.sell ?? null,
     })),
-    differences: comparison.changedSlots.map((change) => ({
-      days: change.days,
-      time: change.time,
-      buy_before: change.buyBefore ?? null,
-      buy_after: change.buyAfter ?? null,
-      sell_before: change.sellBefore ?? null,
-      sell_after: change.sellAfter ?? null,
-      current: change.current,
-    })),
-    max_buy_change: comparison.maxBuyDelta,
-    max_sell_change: comparison.maxSellDelta,
     tariff: built.tariff,
     warnings: built.warnings,
   };

@@ -191,6 +191,9 @@ describe("HA mode", () => {
     expect(response["band"]).toBe("high");
     expect(response["slots"]).toHaveLength(48);
     expect(typeof response["would_upload"]).toBe("boolean");
+    const first = (response["slots"] as Array<Record<string, unknown>>)[0];
+    expect(typeof first?.["powerwall_buy"]).toBe("number");
+    expect(typeof first?.["buy"]).toBe("number");
   });
 
   it("applies and saves the auto-sync switch", async () => {
