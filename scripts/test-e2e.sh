@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
-# Runs the end-to-end test against a real Home Assistant (test/e2e): builds
-# the engine, prepares the Debian root of scripts/python-env.sh with an e2e
-# virtualenv (the tested HA plus its frontend, which HA must load to leave
-# recovery mode), creates a fresh HA config directory with the tesla_sync
-# integration, and runs the vitest driver, which starts hass, the stand-ins
-# and the engine. Every process the test starts is stopped at the end, on
-# failure too. Needs root, like scripts/python-env.sh.
+# Runs the end-to-end test against a real Home Assistant (test/e2e). It
+# builds the engine and prepares the Debian root of scripts/python-env.sh
+# with an e2e virtualenv: the tested HA plus its frontend, which HA must
+# load or it starts in recovery mode. It then creates a fresh HA config
+# directory with the tesla_sync integration and runs the vitest driver,
+# which starts hass, the stand-ins and the engine. Every process the test
+# starts is stopped at the end, on failure too. Needs root, like
+# scripts/python-env.sh.
 #
 # TESLA_SYNC_E2E_KEEP=1 keeps the temporary directory (logs, HA config).
 source "$(dirname "${BASH_SOURCE[0]}")/env.sh"
