@@ -13,14 +13,20 @@ import {
 } from "../bridge/ha-mode.js";
 import { loadConfig } from "../config/load.js";
 import { configFromEnv } from "../config/env.js";
-import { configSchema } from "../config/schema.js";
+import { configSchema, type EngineConfig } from "../config/schema.js";
 import { startDemo } from "../demo/demo.js";
 import {
   startService,
   type RunningService,
   type ServiceOptions,
 } from "../engine/service.js";
-import { ConfigError, describeError } from "../errors.js";
+import {
+  ConfigError,
+  describeError,
+  RateLimitedError,
+  TeslaSyncError,
+  UpstreamUnavailableError,
+} from "../errors.js";
 import { createLogger, type Logger } from "../log.js";
 import {
   IngressWaitingPage,
@@ -30,6 +36,11 @@ import {
   packageVersion,
   startSupervisorDiscovery,
 } from "../supervisor/discovery.js";
+import type { Clock } from "../util/clock.js";
+import { startWithRetry } from "./start-retry.js";
+
+/** A configuration with accounts. */
+type LiveEngineConfig = Extract<EngineConfig, { mode: "live" }>;
 
 /** Usage text of the run command. */
 export const RUN_USAGE = `Usage: tesla-sync run [--config FILE]
@@ -51,6 +62,8 @@ export interface RunCommandIo {
   env: Record<string, string | undefined>;
   /** Resolves when the process is asked to stop; default SIGINT or SIGTERM. */
   stopSignal?: Promise<string>;
+  /** Clock of the start retries; default the system clock. */
+  clock?: Clock;
 }
 
 /**
@@ -111,6 +124,7 @@ export async function runCommand(
   const discovery = startSupervisorDiscovery(io.env, logger);
 
   let stop: () => Promise<void>;
+  let stopSignal = io.stopSignal;
   try {
     // With an HA address and token (or as an add-on), the configuration
     // comes from the Tesla Sync integration instead (docs/bridge-protocol.md).
@@ -121,24 +135,81 @@ export async function runCommand(
       const demo = await startDemo({ logger, base: config });
       stop = demo.stop;
     } else {
-      const service = await startService({ config, logger });
+      // Listening from here on, so that a stop ends the start retries.
+      stopSignal ??= waitForSignal();
+      const live = config;
+      const service = await startWithRetry({
+        start: () => startService({ config: live, logger }),
+        logger,
+        stopSignal,
+        advice: (error) => unreachableAdvice(error, live),
+        ...(io.clock === undefined ? {} : { clock: io.clock }),
+      });
+      if (service === undefined) {
+        logger.info("Stopped before the engine started");
+        await discovery?.withdraw();
+        return 0;
+      }
       stop = service.stop;
     }
   } catch (error) {
-    logger.error(
-      { err: error },
-      `Engine could not start: ${describeError(error)}`,
-    );
-    io.stderr.write(`tesla-sync run: ${describeError(error)}\n`);
+    reportStartFailure(error, logger, io.stderr);
     await discovery?.withdraw();
     return 1;
   }
 
-  const signal = await (io.stopSignal ?? waitForSignal());
+  const signal = await (stopSignal ?? waitForSignal());
   logger.info({ signal }, "Stopping");
   await stop();
   await discovery?.withdraw();
   return 0;
+}
+
+/**
+ * Reports a failed start once: in the log, or on stderr when the log level
+ * hides errors. The message of a catalogued error is complete, so only an
+ * unexpected error adds its stack.
+ */
+function reportStartFailure(
+  error: unknown,
+  logger: Logger,
+  stderr: NodeJS.WritableStream,
+): void {
+  const message = `The engine could not start: ${describeError(error)}`;
+  if (logger.isLevelEnabled("error")) {
+    logger.error(
+      error instanceof TeslaSyncError ? { code: error.code } : { err: error },
+      message,
+    );
+  } else {
+    stderr.write(`tesla-sync run: ${message}\n`);
+  }
+}
+
+/**
+ * Returns advice for a vendor that could not be reached: its URL and the
+ * setting that changes it. Exported for tests.
+ */
+export function unreachableAdvice(
+  error: unknown,
+  config: LiveEngineConfig,
+): string {
+  const vendor =
+    error instanceof UpstreamUnavailableError ||
+    error instanceof RateLimitedError
+      ? error.vendor
+      : undefined;
+  if (vendor === "amber") {
+    return `Check that Amber's API at ${config.amber.restUrl} is reachable from this machine (setting amber.restUrl, variable TESLA_SYNC_AMBER_REST_URL).`;
+  }
+  if (vendor === "tesla") {
+    const token =
+      config.teslaAccess.kind === "fleet"
+        ? ` and its token endpoint ${config.teslaAccess.tokenUrl} (tesla.fleet.tokenUrl, TESLA_SYNC_FLEET_TOKEN_URL)`
+        : "";
+    return `Check that Tesla's API at ${config.teslaBaseUrl} (setting tesla.baseUrl, variable TESLA_SYNC_TESLA_BASE_URL)${token} is reachable from this machine.`;
+  }
+  return "Check this machine's network connection.";
 }
 
 /**

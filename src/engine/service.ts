@@ -171,6 +171,7 @@ export async function startService(
   }
 
   let server: StatusServer | undefined;
+  let started = false;
   let stopped = false;
   const stop = async (): Promise<void> => {
     if (stopped) {
@@ -182,7 +183,10 @@ export async function startService(
     await engine.stop();
     await server?.close();
     await store.flush();
-    logger.info("Engine stopped");
+    // A failed start is reported by the caller; "stopped" would mislead.
+    if (started) {
+      logger.info("Engine stopped");
+    }
   };
 
   try {
@@ -206,6 +210,7 @@ export async function startService(
     // claims the tariff again before the sync could overwrite it.
     await controls.start();
     await engine.start();
+    started = true;
   } catch (error) {
     await stop();
     throw error;
