@@ -21,6 +21,20 @@ import {
 } from "../errors.js";
 import { scrubText } from "../log.js";
 
+/**
+ * Advice per vendor for rejected credentials: the settings that contain
+ * them, standalone and with Home Assistant. It contains no secret.
+ */
+export const CREDENTIAL_ADVICE: Readonly<Record<Vendor, string>> = {
+  amber:
+    "Create a new token at app.amber.com.au/developers and set it as amber.token (TESLA_SYNC_AMBER_TOKEN), or, with Home Assistant, in the Tesla Sync integration.",
+  tesla:
+    "Check the Tesla credentials: tesla.token (TESLA_SYNC_TESLA_TOKEN) for Teslemetry, tesla.fleet.refreshToken (TESLA_SYNC_FLEET_REFRESH_TOKEN) for your own Fleet API client, or, with Home Assistant, the Tesla Sync integration.",
+  aemo: "AEMO's price data needs no login, so a proxy or firewall between this machine and AEMO rejected the request.",
+  home_assistant:
+    "Check TESLA_SYNC_HA_TOKEN (a long-lived access token of an admin user) or, as an add-on, the SUPERVISOR_TOKEN that the Supervisor sets.",
+};
+
 export interface VendorRequest {
   method: "GET" | "POST" | "DELETE";
   /** Path below the base URL, starting with a slash. */
@@ -131,7 +145,7 @@ export class VendorHttp {
     if (status === 401 || status === 403) {
       throw new AuthError(
         this.vendor,
-        `${this.vendor} rejected the credentials for ${where} (HTTP ${status}). Check the token, or create a new one and enter it again.`,
+        `${this.vendor} rejected the credentials for ${where} (HTTP ${status}). ${CREDENTIAL_ADVICE[this.vendor]}`,
       );
     }
     if (status === 429) {

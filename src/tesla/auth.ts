@@ -74,7 +74,7 @@ export class StaticTokenProvider implements TokenProvider {
     this.reauthHint =
       options.reauthHint ??
       (typeof source === "string"
-        ? "Create a new token in the Teslemetry console and enter it again."
+        ? "Create a new token in the Teslemetry console and set it as tesla.token (TESLA_SYNC_TESLA_TOKEN), or, with Home Assistant, in the Tesla Sync integration."
         : "Reauthenticate Home Assistant's Tesla Fleet integration.");
   }
 
@@ -157,7 +157,7 @@ type RefreshedTokens = StoredTeslaTokens & {
  */
 export class FleetOAuthProvider implements TokenProvider {
   readonly reauthHint =
-    "Sign in to Tesla again with your Fleet API client and enter the new refresh token.";
+    "Sign in to Tesla again with your Fleet API client and set the new refresh token as tesla.fleet.refreshToken (TESLA_SYNC_FLEET_REFRESH_TOKEN).";
   readonly #clientId: string;
   readonly #store: TokenPersistence;
   readonly #logger: Logger;

@@ -80,7 +80,11 @@ describe("StaticTokenProvider", () => {
   });
 
   it.each([
-    ["a fixed token", "teslemetry-token-0001", /Teslemetry/],
+    [
+      "a fixed token",
+      "teslemetry-token-0001",
+      /tesla\.token \(TESLA_SYNC_TESLA_TOKEN\)/,
+    ],
     [
       "a callback",
       async () => "ha-fleet-token-0001",
@@ -160,6 +164,12 @@ describe("FleetOAuthProvider", () => {
     const text = await readFile(store.path, "utf8");
     return JSON.parse(text) as StoredTeslaTokens;
   }
+
+  it("names the refresh token setting", () => {
+    expect(provider().reauthHint).toContain(
+      "tesla.fleet.refreshToken (TESLA_SYNC_FLEET_REFRESH_TOKEN)",
+    );
+  });
 
   it("refreshes with the configured token first", async () => {
     const tokens = provider();

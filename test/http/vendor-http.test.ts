@@ -1,0 +1,69 @@
+import { afterEach, describe, expect, it } from "vitest";
+
+import { AuthError, type Vendor } from "../../src/errors.js";
+import { VendorHttp } from "../../src/http/vendor-http.js";
+import { registerSecret } from "../../src/log.js";
+import { sendJson, startRawServer, type RawServer } from "./raw-server.js";
+
+const TOKEN = "vendor-http-test-token-8172";
+registerSecret(TOKEN);
+
+let server: RawServer | undefined;
+
+afterEach(async () => {
+  await server?.close();
+  server = undefined;
+});
+
+async function rejection(vendor: Vendor, status: number): Promise<AuthError> {
+  server = await startRawServer((_request, response) => {
+    sendJson(response, status, { message: "Unauthorized" });
+  });
+  const http = new VendorHttp({
+    vendor,
+    baseUrl: server.url,
+    timeoutMs: 2000,
+    headers: () => ({ Authorization: `Bearer ${TOKEN}` }),
+  });
+  try {
+    await http.send({ method: "GET", path: "/sites" });
+  } catch (error) {
+    if (error instanceof AuthError) {
+      return error;
+    }
+    throw error;
+  }
+  throw new Error("expected the request to be rejected");
+}
+
+describe("VendorHttp credential rejection", () => {
+  it.each([
+    ["amber", 401, ["amber.token", "TESLA_SYNC_AMBER_TOKEN", "integration"]],
+    [
+      "tesla",
+      403,
+      [
+        "tesla.token",
+        "TESLA_SYNC_TESLA_TOKEN",
+        "tesla.fleet.refreshToken",
+        "TESLA_SYNC_FLEET_REFRESH_TOKEN",
+      ],
+    ],
+    ["home_assistant", 401, ["TESLA_SYNC_HA_TOKEN", "SUPERVISOR_TOKEN"]],
+    ["aemo", 403, ["needs no login"]],
+  ] as const)("names the %s settings", async (vendor, status, expected) => {
+    const error = await rejection(vendor, status);
+
+    expect(error.vendor).toBe(vendor);
+    expect(error.message).toContain(`(HTTP ${status})`);
+    for (const text of expected) {
+      expect(error.message).toContain(text);
+    }
+  });
+
+  it("keeps the token out of the message", async () => {
+    const error = await rejection("amber", 401);
+
+    expect(error.message).not.toContain(TOKEN);
+  });
+});
