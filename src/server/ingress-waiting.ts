@@ -19,8 +19,10 @@ import {
 } from "node:http";
 import type { AddressInfo } from "node:net";
 
+import { describeError } from "../errors.js";
 import { scrubText, type Logger } from "../log.js";
 import { clientAddress, normalizeAddress } from "./access.js";
+import { INGRESS_SETTINGS, listen } from "./listen.js";
 import { escapeHtml } from "./status-page.js";
 
 /** Content of the waiting page. */
@@ -107,17 +109,11 @@ export class IngressWaitingPage {
       this.#answer(request, response);
     });
     try {
-      await new Promise<void>((resolve, reject) => {
-        server.once("error", reject);
-        server.listen(port, host, () => {
-          server.off("error", reject);
-          resolve();
-        });
-      });
+      await listen(server, port, host, INGRESS_SETTINGS);
     } catch (error) {
       logger.warn(
-        { err: error, host, port },
-        `Could not open the ingress port ${host}:${port} while the engine waits, so Home Assistant's panel and watchdog get no response until the engine runs: ${(error as Error).message}`,
+        { host, port },
+        `Could not open the ingress port while the engine waits, so Home Assistant's panel and watchdog get no response until the engine runs. ${describeError(error)}`,
       );
       return;
     }

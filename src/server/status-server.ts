@@ -39,6 +39,7 @@ import type {
 } from "../engine/types.js";
 import { describeError } from "../errors.js";
 import { scrubValue, type Logger } from "../log.js";
+import { listen, SERVER_SETTINGS } from "./listen.js";
 import { renderStatusPage } from "./status-page.js";
 
 /** Largest request body accepted, bytes. */
@@ -231,13 +232,7 @@ export async function startStatusServer(
     }
   }
 
-  await new Promise<void>((resolve, reject) => {
-    server.once("error", reject);
-    server.listen(options.port ?? 5001, host, () => {
-      server.off("error", reject);
-      resolve();
-    });
-  });
+  await listen(server, options.port ?? 5001, host, SERVER_SETTINGS);
 
   const port = (server.address() as AddressInfo).port;
   const url = `http://${host.includes(":") ? `[${host}]` : host}:${port}`;

@@ -37,6 +37,7 @@ import {
   type DashboardControls,
 } from "./controls.js";
 import { addDashboardRoutes } from "./dashboard-routes.js";
+import { INGRESS_SETTINGS, listen } from "./listen.js";
 import { LiveEvents } from "./live-events.js";
 import { LoginLimiter, type LoginLimiterOptions } from "./login-limiter.js";
 import { addLoginRoutes } from "./login-routes.js";
@@ -329,13 +330,12 @@ async function startIngress(
       }),
     ),
   );
-  await new Promise<void>((resolve, reject) => {
-    server.once("error", reject);
-    server.listen(options.port ?? DEFAULT_INGRESS_PORT, host, () => {
-      server.off("error", reject);
-      resolve();
-    });
-  });
+  await listen(
+    server,
+    options.port ?? DEFAULT_INGRESS_PORT,
+    host,
+    INGRESS_SETTINGS,
+  );
   const port = (server.address() as AddressInfo).port;
   const url = `http://${host.includes(":") ? `[${host}]` : host}:${port}`;
   logger.info(
