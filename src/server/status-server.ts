@@ -236,10 +236,16 @@ export async function startStatusServer(
 
   const port = (server.address() as AddressInfo).port;
   const url = `http://${host.includes(":") ? `[${host}]` : host}:${port}`;
-  logger.info(
-    { url },
-    `Status page at ${url}/${loopbackOnly || options.guard !== undefined ? "" : " (reachable from the network without a login, so keep it behind a trusted proxy)"}`,
-  );
+  // The dashboard (web-server.ts) logs the address people need, with its
+  // access mode, so this line only repeats it unless nothing guards it.
+  if (loopbackOnly || options.guard !== undefined) {
+    logger.debug({ url }, `Status server listening at ${url}/`);
+  } else {
+    logger.warn(
+      { url },
+      `Status page at ${url}/ is reachable from the network without a login, so keep it behind a trusted proxy`,
+    );
+  }
 
   return {
     url,

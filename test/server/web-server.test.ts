@@ -15,6 +15,7 @@ import type {
 import { VirtualClock } from "../../src/engine/virtual-clock.js";
 import { ConfigError } from "../../src/errors.js";
 import { silentLogger } from "../../src/log.js";
+import { captureLog, LEVELS } from "../bridge/log-capture.js";
 import type { DashboardControls } from "../../src/server/controls.js";
 import {
   startWebServer,
@@ -189,6 +190,18 @@ async function login(
 }
 
 describe("web server in open demo mode", () => {
+  it("logs its address once", async () => {
+    const log = captureLog();
+    const web = await start({ logger: log.logger });
+
+    const lines = log.lines.filter(
+      (line) => line.level >= LEVELS.info && line.msg.includes(web.url),
+    );
+
+    expect(lines).toHaveLength(1);
+    expect(lines[0]?.msg).toContain("Dashboard at");
+  });
+
   it("serves the page without login", async () => {
     const web = await start();
     const page = await send(web.port, "GET", "/");
