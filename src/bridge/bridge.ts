@@ -88,7 +88,11 @@ export interface BridgeHandlers {
   ): void | Promise<void>;
   /** A switch, select or number change, or a button press, for a declared key. */
   onCommand(command: EntityCommand): void | Promise<void>;
-  /** A service call; resolves with the response, or throws to fail the call with its message. */
+  /**
+   * A service call; resolves with the response, or throws to fail the call
+   * with its message. Throw {@link InvalidServiceRequestError} for wrong user
+   * input, so HA shows it as a problem with the input.
+   */
   onServiceCall(
     service: string,
     data: Record<string, unknown>,
@@ -108,7 +112,20 @@ export interface HaBridgeOptions {
   batchMs?: number;
   /** Time between session attempts while HA or the integration is not ready, ms; default 10 000. */
   retryMs?: number;
+  /**
+   * Action groups `onServiceCall` handles (such as ENGINE_FEATURES), sent
+   * in `subscribe_commands` only when the integration lists
+   * `engine_features`; default none.
+   */
+  features?: readonly string[];
 }
+
+/**
+ * Wrong input in a service call (a schedule that breaks a rule, a price
+ * below the threshold). Sent with `error_code: "invalid_request"` when the
+ * integration lists `command_error_code`.
+ */
+export class InvalidServiceRequestError extends BridgeError {}
 
 interface Session {
   generation: number;
@@ -130,6 +147,7 @@ export class HaBridge extends EventEmitter<{ status: [BridgeStatus] }> {
   readonly #handlers: BridgeHandlers;
   readonly #batchMs: number;
   readonly #retryMs: number;
+  readonly #features: readonly string[];
 
   #declarations: EntityDeclaration[] = [];
   #devices: Partial<Record<DeviceKey, DeviceDetails>> | undefined;
@@ -162,6 +180,7 @@ export class HaBridge extends EventEmitter<{ status: [BridgeStatus] }> {
     this.#handlers = options.handlers;
     this.#batchMs = options.batchMs ?? BRIDGE_DEFAULTS.batchMs;
     this.#retryMs = options.retryMs ?? BRIDGE_DEFAULTS.retryMs;
+    this.#features = options.features ?? [];
 
     this.#connection.on("ready", () => {
       this.#generation += 1;
@@ -402,7 +421,10 @@ export class HaBridge extends EventEmitter<{ status: [BridgeStatus] }> {
     await this.#handlers.onConfig(config, "session");
 
     await this.#connection.subscribe(
-      subscribeCommandsMessage(session.entryId),
+      subscribeCommandsMessage(
+        session.entryId,
+        session.features.has("engine_features") ? this.#features : undefined,
+      ),
       (event) => {
         this.#onCommandEvent(session, event);
       },
@@ -637,9 +659,18 @@ export class HaBridge extends EventEmitter<{ status: [BridgeStatus] }> {
     } catch (error) {
       const text =
         error instanceof Error ? error.message : describeError(error);
+      const errorCode =
+        error instanceof InvalidServiceRequestError
+          ? "invalid_request"
+          : "failed";
+      this.#logger.debug(
+        { err: error, service: call.service, errorCode },
+        "Service call failed",
+      );
       message = commandResultMessage(session.entryId, call.request_id, {
         success: false,
         error: scrubValue(text.slice(0, 1000)) as string,
+        ...(session.features.has("command_error_code") ? { errorCode } : {}),
       });
     }
     if (this.#session !== session) {

@@ -85,10 +85,24 @@ export interface EntryOptions {
   curtailment_threshold: number;
 }
 
+/**
+ * The kind of a failed service call, sent as `error_code` only when the
+ * integration lists `command_error_code`: `invalid_request` for wrong user
+ * input, `failed` when the engine tried and failed.
+ */
+export type ServiceErrorCode = "invalid_request" | "failed";
+
 /** The response to a `service_call` command. */
 export type ServiceOutcome =
   | { success: true; response: Record<string, unknown> }
-  | { success: false; error: string };
+  | { success: false; error: string; errorCode?: ServiceErrorCode };
+
+/** Action groups this engine handles, listed in `subscribe_commands` `features`. */
+export const ENGINE_FEATURES = [
+  "force",
+  "custom_schedule",
+  "spike_test",
+] as const;
 
 /** A frame to send, before the connection adds its `id`. */
 export interface OutgoingMessage {
@@ -124,9 +138,20 @@ export function configMessage(entryId: string): OutgoingMessage {
   return { type: "tesla_sync/config", entry_id: entryId };
 }
 
-/** `tesla_sync/subscribe_commands`: the channel for commands from HA. */
-export function subscribeCommandsMessage(entryId: string): OutgoingMessage {
-  return { type: "tesla_sync/subscribe_commands", entry_id: entryId };
+/**
+ * `tesla_sync/subscribe_commands`: the channel for commands from HA.
+ * `features` is sent only when given, because an integration without the
+ * `engine_features` feature rejects the field.
+ */
+export function subscribeCommandsMessage(
+  entryId: string,
+  features?: readonly string[],
+): OutgoingMessage {
+  return {
+    type: "tesla_sync/subscribe_commands",
+    entry_id: entryId,
+    ...(features === undefined ? {} : { features: [...features] }),
+  };
 }
 
 /** `tesla_sync/register`: declares every entity the engine provides. */
@@ -167,7 +192,13 @@ export function commandResultMessage(
     request_id: requestId,
     ...(outcome.success
       ? { success: true, response: outcome.response }
-      : { success: false, error: outcome.error }),
+      : {
+          success: false,
+          error: outcome.error,
+          ...(outcome.errorCode === undefined
+            ? {}
+            : { error_code: outcome.errorCode }),
+        }),
   };
 }
 

@@ -2,11 +2,13 @@ import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 
 import {
   HaBridge,
+  InvalidServiceRequestError,
   type BridgeHandlers,
   type BridgeStatus,
 } from "../../src/bridge/bridge.js";
 import { HaConnection } from "../../src/bridge/connection.js";
 import {
+  ENGINE_FEATURES,
   getConfigMessage,
   type EntityDeclaration,
 } from "../../src/bridge/messages.js";
@@ -18,6 +20,7 @@ import {
 import { registerSecret } from "../../src/log.js";
 import {
   FAKE_ENTRY_ID,
+  SECOND_RELEASE_FEATURES,
   startFakeHa,
   type FakeHa,
   type ReceivedFrame,
@@ -69,6 +72,7 @@ let connection: HaConnection;
 let bridge: HaBridge;
 let recorded: Recorded;
 let serviceAnswer: (service: string) => Promise<Record<string, unknown>>;
+let handlers: BridgeHandlers;
 
 beforeEach(async () => {
   useTimerFakes();
@@ -77,7 +81,7 @@ beforeEach(async () => {
   recorded = { configs: [], commands: [], services: [] };
   serviceAnswer = () =>
     Promise.resolve({ outcome: "uploaded", reason: "buy price changed" });
-  const handlers: BridgeHandlers = {
+  handlers = {
     onConfig: (config, reason) => {
       recorded.configs.push({ config, reason });
     },
@@ -592,5 +596,104 @@ describe("HaBridge commands", () => {
       event_type: "tesla_sync_tariff_uploaded",
       data: { reason: "no tariff uploaded yet", periods: 48 },
     });
+  });
+});
+
+describe("HaBridge second-release features", () => {
+  /** Replaces the bridge with one that handles the three action groups. */
+  function useEngineFeatures(): void {
+    bridge.stop();
+    connection = new HaConnection({
+      wsUrl: fake.url,
+      token: fake.token,
+      logger: log.logger,
+      heartbeatIntervalMs: 3_600_000,
+    });
+    bridge = new HaBridge({
+      connection,
+      engineVersion: "0.1.0",
+      logger: log.logger,
+      handlers,
+      features: ENGINE_FEATURES,
+    });
+    bridge.declare(ENTITIES);
+  }
+
+  async function failedAnswer(error: Error): Promise<ReceivedFrame> {
+    serviceAnswer = () => Promise.reject(error);
+    await startConnected();
+    const mark = fake.received.length;
+    fake.pushCommand({
+      command: "service_call",
+      request_id: "7a3c9e5b",
+      service: "spike_test",
+      data: { price_mwh: 100 },
+    });
+    return fake.nextFrame("tesla_sync/command_result", mark);
+  }
+
+  it("lists features with engine_features", async () => {
+    fake.features = SECOND_RELEASE_FEATURES;
+    useEngineFeatures();
+
+    await startConnected();
+
+    const subscribe = fake.framesOf("tesla_sync/subscribe_commands")[0];
+    expect(subscribe?.["features"]).toEqual([
+      "force",
+      "custom_schedule",
+      "spike_test",
+    ]);
+  });
+
+  it("omits features without engine_features", async () => {
+    useEngineFeatures();
+
+    await startConnected();
+
+    const subscribe = fake.framesOf("tesla_sync/subscribe_commands")[0];
+    expect(subscribe).toBeDefined();
+    expect(subscribe).not.toHaveProperty("features");
+    expect(bridge.status.state).toBe("connected");
+  });
+
+  it("sends invalid_request for invalid input", async () => {
+    fake.features = SECOND_RELEASE_FEATURES;
+    useEngineFeatures();
+
+    const answer = await failedAnswer(
+      new InvalidServiceRequestError(
+        "Simulated spike price 100 $/MWh is below the threshold of 300 $/MWh; use at least the threshold.",
+      ),
+    );
+
+    expect(answer).toMatchObject({
+      request_id: "7a3c9e5b",
+      success: false,
+      error_code: "invalid_request",
+    });
+    expect(answer["error"]).toContain("below the threshold");
+  });
+
+  it("sends failed for other errors", async () => {
+    fake.features = SECOND_RELEASE_FEATURES;
+    useEngineFeatures();
+
+    const answer = await failedAnswer(new Error("Tesla rejected the write"));
+
+    expect(answer["success"]).toBe(false);
+    expect(answer["error_code"]).toBe("failed");
+    expect(answer["error"]).toBe("Tesla rejected the write");
+  });
+
+  it("omits error_code without command_error_code", async () => {
+    useEngineFeatures();
+
+    const answer = await failedAnswer(
+      new InvalidServiceRequestError("price below the threshold"),
+    );
+
+    expect(answer["success"]).toBe(false);
+    expect(answer).not.toHaveProperty("error_code");
   });
 });

@@ -60,6 +60,28 @@ export function fakeEngineConfig(
   };
 }
 
+/** Features of the first release of protocol 1. */
+export const FIRST_RELEASE_FEATURES = [
+  "config",
+  "register",
+  "update",
+  "subscribe_commands",
+  "command_result",
+  "fire_event",
+  "auth_failed",
+  "set_options",
+] as const;
+
+/** Features of the second release: engine features, error codes and the action groups. */
+export const SECOND_RELEASE_FEATURES = [
+  ...FIRST_RELEASE_FEATURES,
+  "engine_features",
+  "command_error_code",
+  "force",
+  "custom_schedule",
+  "spike_test",
+] as const;
+
 /** Options for {@link startFakeHa}. */
 export interface FakeHaOptions {
   /** The only access token accepted; default "fake-ha-token-0123456789". */
@@ -82,6 +104,12 @@ export class FakeHa extends EventEmitter<{
   answerPings = true;
   /** When false, new sockets never get `auth_required` (a half-open server). */
   sendAuthRequired = true;
+  /**
+   * Features the `hello` result lists. Like the integration, the fake
+   * rejects `subscribe_commands` `features` without `engine_features` and
+   * `command_result` `error_code` without `command_error_code`.
+   */
+  features: readonly string[] = FIRST_RELEASE_FEATURES;
   /** Number of authenticated connections so far. */
   connections = 0;
   port = 0;
@@ -332,20 +360,14 @@ export class FakeHa extends EventEmitter<{
         protocol: 1,
         integration_version: "0.1.0",
         entry_id: FAKE_ENTRY_ID,
-        features: [
-          "config",
-          "register",
-          "update",
-          "subscribe_commands",
-          "command_result",
-          "fire_event",
-          "auth_failed",
-          "set_options",
-        ],
+        features: [...this.features],
       },
     }));
     this.handle("tesla_sync/config", () => ({ result: fakeEngineConfig() }));
     this.handle("tesla_sync/subscribe_commands", (frame, socket) => {
+      if ("features" in frame && !this.features.includes("engine_features")) {
+        return invalidFormat("features");
+      }
       this.#commandSubscriptions.set(socket, frame.id);
       return { result: null };
     });
@@ -361,8 +383,12 @@ export class FakeHa extends EventEmitter<{
         updated: Array.isArray(frame["updates"]) ? frame["updates"].length : 0,
       },
     }));
+    this.handle("tesla_sync/command_result", (frame) =>
+      "error_code" in frame && !this.features.includes("command_error_code")
+        ? invalidFormat("error_code")
+        : { result: null },
+    );
     for (const type of [
-      "tesla_sync/command_result",
       "tesla_sync/fire_event",
       "tesla_sync/auth_failed",
       "tesla_sync/set_options",
@@ -370,6 +396,16 @@ export class FakeHa extends EventEmitter<{
       this.handle(type, () => ({ result: null }));
     }
   }
+}
+
+/** HA's answer to a key the command schema does not list. */
+function invalidFormat(key: string): HandlerReply {
+  return {
+    error: {
+      code: "invalid_format",
+      message: `extra keys not allowed @ data['${key}']`,
+    },
+  };
 }
 
 /** Starts a fake on an ephemeral port. */
