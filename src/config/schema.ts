@@ -8,6 +8,7 @@ import { IANAZone } from "luxon";
 import { z } from "zod";
 
 import { controlSettingsSchema } from "../controls/settings.js";
+import { MIN_PASSWORD_LENGTH } from "../server/password.js";
 
 /** Amber's public REST API. */
 export const DEFAULT_AMBER_REST_URL = "https://api.amber.com.au/v1";
@@ -155,7 +156,12 @@ const dashboardSchema = z.strictObject({
    * one, a live engine generates a password at first start and prints it
    * once; the demo runs without login, on 127.0.0.1 only.
    */
-  password: secret.optional(),
+  password: secret
+    .min(
+      MIN_PASSWORD_LENGTH,
+      `must be at least ${MIN_PASSWORD_LENGTH} characters long`,
+    )
+    .optional(),
   /** Serve Home Assistant's ingress panel; default on when SUPERVISOR_TOKEN is set. */
   ingress: z.boolean().optional(),
   /** Port of the ingress listener, the add-on's `ingress_port`. */

@@ -257,6 +257,12 @@ describe("resolveConfig errors", () => {
       { TESLA_SYNC_FORECAST_BAND: "median" },
       /sync\.forecastBand: .*TESLA_SYNC_FORECAST_BAND/,
     ],
+    [
+      "a dashboard password under 8 characters",
+      {},
+      { TESLA_SYNC_DASHBOARD_PASSWORD: "hunter2" },
+      /dashboard\.password: must be at least 8 characters long .*TESLA_SYNC_DASHBOARD_PASSWORD/,
+    ],
   ])("rejects %s", (_name, file, env, message) => {
     let thrown: unknown;
     try {
@@ -274,6 +280,26 @@ describe("resolveConfig errors", () => {
   ])("rejects a document that is %s", (_name, file, message) => {
     expect(() => resolveConfig(file, {})).toThrow(ConfigError);
     expect(() => resolveConfig(file, {})).toThrow(message);
+  });
+});
+
+describe("dashboard password", () => {
+  it("keeps a short one out of the error", () => {
+    let thrown: unknown;
+    try {
+      resolveConfig({ dashboard: { password: "abc1234" } }, {});
+    } catch (error) {
+      thrown = error;
+    }
+
+    expect(thrown).toBeInstanceOf(ConfigError);
+    expect((thrown as Error).message).not.toContain("abc1234");
+  });
+
+  it("accepts 8 characters", () => {
+    const config = resolveConfig({ dashboard: { password: "abcd1234" } }, {});
+
+    expect(config.dashboard.password).toBe("abcd1234");
   });
 });
 

@@ -14,6 +14,8 @@ import { basename, join, relative } from "node:path";
 import { describe, expect, it } from "vitest";
 import { parse } from "yaml";
 
+import { MIN_PASSWORD_LENGTH } from "../../src/server/password.js";
+
 const root = join(import.meta.dirname, "../..");
 
 function readYaml(path: string): Record<string, unknown> {
@@ -76,7 +78,7 @@ const ARCHITECTURES = ["aarch64", "amd64"];
 
 /** Option types of the `schema` key, with `?` marking an optional option. */
 const SCHEMA_TYPE =
-  /^(str|bool|email|url|password|port|(int|float)(\(-?[\d.]*,-?[\d.]*\))?|match\(.+\)|list\([^|()]+(\|[^|()]+)*\)|device(\(.*\))?)\??$/;
+  /^(bool|email|url|port|(str|password)(\(\d*,\d*\))?|(int|float)(\(-?[\d.]*,-?[\d.]*\))?|match\(.+\)|list\([^|()]+(\|[^|()]+)*\)|device(\(.*\))?)\??$/;
 
 describe("config.yaml", () => {
   it.each(CONFIG_REQUIRED)("has %s", (key) => {
@@ -187,6 +189,13 @@ describe("config.yaml", () => {
     }
   });
 
+  it("asks for the engine's password length", () => {
+    const schema = config["schema"] as Record<string, string>;
+    expect(schema["dashboard_password"]).toBe(
+      `password(${MIN_PASSWORD_LENGTH},)?`,
+    );
+  });
+
   it("offers the run script's log levels", () => {
     const schema = config["schema"] as Record<string, string>;
     expect(schema["log_level"]).toBe(
@@ -203,14 +212,19 @@ describe("config.yaml schema pattern", () => {
     "float(,5.5)",
     "list(a|b)",
     "password?",
+    "password(8,)?",
+    "str(,64)",
     "match(^a+$)",
   ])("accepts %s", (type) => {
     expect(type).toMatch(SCHEMA_TYPE);
   });
 
-  it.each(["string", "list()", "integer", "bool!"])("rejects %s", (type) => {
-    expect(type).not.toMatch(SCHEMA_TYPE);
-  });
+  it.each(["string", "list()", "integer", "bool!", "password(a,)"])(
+    "rejects %s",
+    (type) => {
+      expect(type).not.toMatch(SCHEMA_TYPE);
+    },
+  );
 });
 
 describe("translations/en.yaml", () => {
