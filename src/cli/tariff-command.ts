@@ -3,7 +3,9 @@
  * Amber prices response, prints its 48 half-hour slots, validates it and
  * optionally writes it as JSON. Nothing is sent anywhere.
  */
-import { lstat, open, writeFile } from "node:fs/promises";
+import type { Stats } from "node:fs";
+import { lstat, open, stat, writeFile } from "node:fs/promises";
+import { dirname, join, resolve } from "node:path";
 
 import { DateTime, IANAZone } from "luxon";
 
@@ -36,7 +38,8 @@ Options:
                   in --zone (default: the current time)
   --band BAND     advancedPrice band for forecasts: predicted, low or high
                   (default predicted)
-  --out FILE      also write the tariff_content_v2 JSON to FILE
+  --out FILE      also write the tariff_content_v2 JSON to FILE, in an
+                  existing directory
   -h, --help      show this help
 
 Exit status: 0 when the tariff is built and valid, 1 when the prices file is
@@ -237,12 +240,15 @@ async function runTariff(args: TariffArguments, io: CommandIo): Promise<void> {
 async function writeTariffFile(file: string, tariff: unknown): Promise<void> {
   const text = `${JSON.stringify(tariff, null, 2)}\n`;
   try {
-    const entry = await lstat(file).catch((error: unknown) => {
-      if ((error as NodeJS.ErrnoException).code === "ENOENT") {
-        return undefined;
-      }
-      throw error;
-    });
+    const entry = await lstatOrUndefined(file);
+    if (entry?.isDirectory() === true) {
+      throw new InputError(
+        `cannot write --out ${file}: it is a directory; pass a file path such as ${join(file, "tariff.json")}`,
+      );
+    }
+    if (entry === undefined) {
+      await checkParentDirectory(file);
+    }
     if (entry === undefined || entry.isFile()) {
       await writeFileAtomic(file, text, 0o644);
     } else {
@@ -251,10 +257,50 @@ async function writeTariffFile(file: string, tariff: unknown): Promise<void> {
       await writeFile(file, text);
     }
   } catch (error) {
+    if (error instanceof InputError) {
+      throw error;
+    }
     const reason = (error as Error).message.replace(/\.$/, "");
     throw new InputError(
       `cannot write --out ${file}: ${reason}; pass a path in a writable directory`,
     );
+  }
+}
+
+/**
+ * Rejects an --out path whose directory is missing or is not a directory,
+ * so a typo in the path does not create directories silently.
+ */
+async function checkParentDirectory(file: string): Promise<void> {
+  const parent = dirname(resolve(file));
+  let entry;
+  try {
+    entry = await stat(parent);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === "ENOENT") {
+      throw new InputError(
+        `cannot write --out ${file}: the directory ${parent} does not exist; create it first or pass a path in an existing directory`,
+      );
+    }
+    throw error;
+  }
+  if (!entry.isDirectory()) {
+    throw new InputError(
+      `cannot write --out ${file}: ${parent} is not a directory; pass a path in an existing directory`,
+    );
+  }
+}
+
+/** Returns the entry at `file`, or undefined when there is none (or its parent is a file). */
+async function lstatOrUndefined(file: string): Promise<Stats | undefined> {
+  try {
+    return await lstat(file);
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code === "ENOENT" || code === "ENOTDIR") {
+      return undefined;
+    }
+    throw error;
   }
 }
 

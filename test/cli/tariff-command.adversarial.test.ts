@@ -216,8 +216,27 @@ describe("--now and --zone", () => {
 });
 
 describe("--out paths", () => {
-  it("creates a missing directory", async () => {
+  it("rejects a missing directory", async () => {
     const out = join(scratch, "new", "deeper", "tariff.json");
+    const result = await run([
+      "--prices",
+      PRICES,
+      "--now",
+      "2026-01-15T14:10",
+      "--out",
+      out,
+    ]);
+    expect(result.code).toBe(1);
+    expect(result.stdout).toBe("");
+    expect(errorLines(result.stderr)).toHaveLength(1);
+    expect(result.stderr).toContain(
+      `the directory ${join(scratch, "new", "deeper")} does not exist`,
+    );
+    await expect(lstat(join(scratch, "new"))).rejects.toThrow(/ENOENT/);
+  });
+
+  it("writes into an existing directory", async () => {
+    const out = join(scratch, "tariff.json");
     const result = await run([
       "--prices",
       PRICES,
@@ -245,7 +264,9 @@ describe("--out paths", () => {
     expect(result.code).toBe(1);
     expect(result.stdout).toBe("");
     expect(errorLines(result.stderr)).toHaveLength(1);
-    expect(result.stderr).toContain(`cannot write --out ${out}: `);
+    expect(result.stderr).toContain(
+      `cannot write --out ${out}: it is a directory; pass a file path such as ${join(out, "tariff.json")}`,
+    );
   });
 
   it("writes through a link without replacing it", async () => {

@@ -309,7 +309,7 @@ describe("tariff command errors", () => {
     ]);
     expect(result.code).toBe(1);
     expect(lines(result.stderr).at(-1)).toContain(
-      `tesla-sync tariff: cannot write --out ${join(blocker, "tariff.json")}: `,
+      `tesla-sync tariff: cannot write --out ${join(blocker, "tariff.json")}: ${blocker} is not a directory`,
     );
     expect(result.stdout).toBe("");
   });
