@@ -25,6 +25,7 @@ export class VendorGate {
   #server: Server | undefined;
   #port = 0;
   #inFlight = 0;
+  #echoes: Array<{ remaining: number; pathIncludes: string }> = [];
 
   private constructor(targetOrigin: string) {
     this.#target = new URL(targetOrigin);
@@ -94,6 +95,22 @@ export class VendorGate {
     });
   }
 
+  /**
+   * Answers the next `count` requests itself with HTTP 400 and a body that
+   * quotes the request's Authorization header and body, as a careless
+   * server might, so a test can check that no credential travels on into
+   * an error message. Only requests whose path contains `pathIncludes`
+   * count.
+   */
+  echoCredentials(count = 1, pathIncludes = ""): void {
+    this.#echoes.push({ remaining: count, pathIncludes });
+  }
+
+  /** Echo responses armed and not yet sent. */
+  get pendingEchoes(): number {
+    return this.#echoes.reduce((sum, entry) => sum + entry.remaining, 0);
+  }
+
   /** Resolves once no request is in flight. */
   idle(): Promise<void> {
     if (this.#inFlight === 0) {
@@ -111,20 +128,16 @@ export class VendorGate {
   }
 
   #forward(request: IncomingMessage, response: ServerResponse): void {
-    this.#inFlight += 1;
-    let done = false;
-    const finish = (): void => {
-      if (done) {
-        return;
-      }
-      done = true;
-      this.#inFlight -= 1;
-      if (this.#inFlight === 0) {
-        for (const resolve of this.#idleWaiters.splice(0)) {
-          resolve();
-        }
-      }
-    };
+    const echo = this.#echoes.find((entry) =>
+      (request.url ?? "").includes(entry.pathIncludes),
+    );
+    if (echo !== undefined) {
+      echo.remaining -= 1;
+      this.#echoes = this.#echoes.filter((entry) => entry.remaining > 0);
+      this.#echo(request, response);
+      return;
+    }
+    const finish = this.#track();
 
     const upstream = httpRequest({
       agent: this.#agent,
@@ -149,5 +162,38 @@ export class VendorGate {
       finish();
     });
     request.pipe(upstream);
+  }
+
+  #echo(request: IncomingMessage, response: ServerResponse): void {
+    const finish = this.#track();
+    const chunks: Buffer[] = [];
+    request.on("data", (chunk: Buffer) => chunks.push(chunk));
+    request.on("end", () => {
+      const body = JSON.stringify({
+        error: "invalid_request",
+        error_description: `rejected ${request.headers.authorization ?? "(no authorization)"} with body ${Buffer.concat(chunks).toString()}`,
+      });
+      response.writeHead(400, { "Content-Type": "application/json" });
+      response.end(body);
+    });
+    response.on("close", finish);
+  }
+
+  /** Counts a request in flight; returns the function that ends it, once. */
+  #track(): () => void {
+    this.#inFlight += 1;
+    let done = false;
+    return () => {
+      if (done) {
+        return;
+      }
+      done = true;
+      this.#inFlight -= 1;
+      if (this.#inFlight === 0) {
+        for (const resolve of this.#idleWaiters.splice(0)) {
+          resolve();
+        }
+      }
+    };
   }
 }
