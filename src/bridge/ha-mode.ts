@@ -35,13 +35,19 @@ import type { Logger } from "../log.js";
 import type { StatusServer } from "../server/status-server.js";
 import type { WebServer } from "../server/web-server.js";
 import { systemClock, type Clock } from "../util/clock.js";
-import { HaBridge, type BridgeStatus } from "./bridge.js";
+import {
+  HaBridge,
+  InvalidServiceRequestError,
+  type BridgeStatus,
+} from "./bridge.js";
 import { HaConnection } from "./connection.js";
 import {
   applyControlSwitches,
+  tariffUploadedData,
   wireControls,
   type BridgeControls,
 } from "./controls-bridge.js";
+import { callControlService, isControlService } from "./control-services.js";
 import { engineConfigFromHa, restartKey } from "./engine-config.js";
 import {
   AEMO_REGIONS,
@@ -51,7 +57,7 @@ import {
 } from "./entities.js";
 import type { HaSettings } from "./env.js";
 import { borrowedToken, HaFleetTokenProvider } from "./fleet-token.js";
-import type { StateUpdate } from "./messages.js";
+import { ENGINE_FEATURES, type StateUpdate } from "./messages.js";
 import { PowerwallMonitor } from "./powerwall-monitor.js";
 import { previewTariff } from "./preview.js";
 import type { EntityCommand, HaEngineConfig } from "./schemas.js";
@@ -171,6 +177,7 @@ class HaModeRunner implements HaMode {
         onCommand: (command) => this.#onCommand(command),
         onServiceCall: (service, data) => this.#onServiceCall(service, data),
       },
+      features: ENGINE_FEATURES,
     });
     this.bridge.declare(coreEntities(), {
       engine: { sw_version: options.engineVersion },
@@ -512,15 +519,11 @@ class HaModeRunner implements HaMode {
       timeZone: status.timeZone,
     };
     this.#publish([uploadedTariffState(this.#uploaded, this.#clock.now())]);
-    const summary = result.tariffSummary;
     this.bridge
-      .fireEvent("tesla_sync_tariff_uploaded", {
-        reason: result.reason,
-        trigger: result.trigger,
-        periods: summary?.slots ?? status.slots.length,
-        buy_now: summary?.currentBuy ?? null,
-        sell_now: summary?.currentSell ?? null,
-      })
+      .fireEvent(
+        "tesla_sync_tariff_uploaded",
+        tariffUploadedData(result, status.slots.length),
+      )
       .catch((error: unknown) => {
         this.#logger.debug(
           { err: error },
@@ -706,7 +709,7 @@ class HaModeRunner implements HaMode {
       const requested = data["forecast_band"];
       const band = FORECAST_BANDS.find((item) => item === requested);
       if (requested !== undefined && band === undefined) {
-        throw new Error(
+        throw new InvalidServiceRequestError(
           `forecast_band "${String(requested)}" is invalid; use predicted, low or high.`,
         );
       }
@@ -724,6 +727,14 @@ class HaModeRunner implements HaMode {
           overlays: running.controls.overlays(),
         },
         { ...(band === undefined ? {} : { band }), now: this.#clock.now() },
+      );
+    }
+    if (isControlService(service)) {
+      return callControlService(
+        running.controls,
+        service,
+        data,
+        engineDataDir(this.#options.env),
       );
     }
     throw new Error(`The engine has no service named ${service}.`);
