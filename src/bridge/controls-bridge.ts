@@ -7,8 +7,16 @@
  * engine when one of those changes (see engine-config.ts).
  */
 import type { Controls } from "../controls/service.js";
-import type { SpikeSnapshot } from "../controls/spike.js";
-import type { CurtailmentSnapshot } from "../controls/curtailment.js";
+import type {
+  SpikeEndedEvent,
+  SpikeSnapshot,
+  SpikeStartedEvent,
+} from "../controls/spike.js";
+import type {
+  CurtailmentChangedEvent,
+  CurtailmentSnapshot,
+} from "../controls/curtailment.js";
+import type { SyncResult } from "../engine/types.js";
 import type { Logger } from "../log.js";
 import type { HaBridge } from "./bridge.js";
 import type { EntryOptions, StateUpdate } from "./messages.js";
@@ -100,48 +108,14 @@ export function wireControls(
     });
   };
 
-  const onSpikeStarted = (event: {
-    region: string;
-    price: number;
-    simulated: boolean;
-    responding: boolean;
-  }): void => {
-    fire("tesla_sync_spike_started", {
-      region: event.region,
-      price: event.price,
-      simulated: event.simulated,
-      responding: event.responding,
-    });
+  const onSpikeStarted = (event: SpikeStartedEvent): void => {
+    fire("tesla_sync_spike_started", spikeStartedData(event));
   };
-  const onSpikeEnded = (event: {
-    region: string;
-    price: number;
-    peakPriceMwh: number;
-    durationMs: number;
-    reason: string;
-  }): void => {
-    fire("tesla_sync_spike_ended", {
-      region: event.region,
-      price: event.price,
-      peak_price: event.peakPriceMwh,
-      duration_s: Math.round(event.durationMs / 1000),
-      reason: event.reason,
-    });
+  const onSpikeEnded = (event: SpikeEndedEvent): void => {
+    fire("tesla_sync_spike_ended", spikeEndedData(event));
   };
-  const onCurtailment = (event: {
-    active: boolean;
-    rule: string;
-    sellPrice: number | undefined;
-    confirmed: boolean;
-    reason: string;
-  }): void => {
-    fire("tesla_sync_curtailment_changed", {
-      active: event.active,
-      export_rule: event.rule,
-      feed_in_price: event.sellPrice ?? null,
-      confirmed: event.confirmed,
-      reason: event.reason,
-    });
+  const onCurtailment = (event: CurtailmentChangedEvent): void => {
+    fire("tesla_sync_curtailment_changed", curtailmentChangedData(event));
   };
 
   controls.spike.on("state", publish);
@@ -157,6 +131,72 @@ export function wireControls(
     controls.spike.off("spike_ended", onSpikeEnded);
     controls.curtailment.off("state", publish);
     controls.curtailment.off("curtailment_changed", onCurtailment);
+  };
+}
+
+/** Data of `tesla_sync_spike_started`, with the protocol's field names. */
+export function spikeStartedData(
+  event: SpikeStartedEvent,
+): Record<string, unknown> {
+  return {
+    region: event.region,
+    price: event.price,
+    threshold: event.thresholdMwh,
+    simulated: event.simulated,
+    responding: event.responding,
+  };
+}
+
+/**
+ * Data of `tesla_sync_spike_ended`: `duration` in whole seconds, and the
+ * control's kebab-case reason ("price-fell") in snake case ("price_fell").
+ */
+export function spikeEndedData(
+  event: SpikeEndedEvent,
+): Record<string, unknown> {
+  return {
+    region: event.region,
+    price: event.price,
+    peak_price: event.peakPriceMwh,
+    duration: Math.round(event.durationMs / 1000),
+    simulated: event.simulated,
+    reason: event.reason.replaceAll("-", "_"),
+  };
+}
+
+/** Data of `tesla_sync_curtailment_changed`; `feed_in_price` ($/kWh) only when known. */
+export function curtailmentChangedData(
+  event: CurtailmentChangedEvent,
+): Record<string, unknown> {
+  return {
+    active: event.active,
+    export_rule: event.rule,
+    confirmed: event.confirmed,
+    ...(event.sellPrice === undefined
+      ? {}
+      : { feed_in_price: event.sellPrice }),
+    reason: event.reason,
+  };
+}
+
+/**
+ * Data of `tesla_sync_tariff_uploaded` for an Amber sync. `periods` falls
+ * back to `slotCount` when the result has no summary, and `buy_now` and
+ * `sell_now` ($/kWh) are sent only when known.
+ */
+export function tariffUploadedData(
+  result: SyncResult,
+  slotCount: number,
+): Record<string, unknown> {
+  const summary = result.tariffSummary;
+  return {
+    reason: result.reason,
+    source: "amber",
+    trigger: result.trigger,
+    periods: summary?.slots ?? slotCount,
+    ...(summary === undefined
+      ? {}
+      : { buy_now: summary.currentBuy, sell_now: summary.currentSell }),
   };
 }
 
