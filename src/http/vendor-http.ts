@@ -323,8 +323,9 @@ function secondsToMs(value: string | undefined): number | undefined {
 }
 
 /**
- * Parses `body` with `schema`, or throws InvalidPayloadError naming the first
- * field that failed and what arrived there.
+ * Parses `body` with `schema`, or throws InvalidPayloadError naming the
+ * fields that failed. The message says what arrived, not what the caller
+ * does about it, because that differs by caller.
  */
 export function parsePayload<T extends z.ZodType>(
   vendor: Vendor,
@@ -348,7 +349,7 @@ export function parsePayload<T extends z.ZodType>(
   throw new InvalidPayloadError(
     vendor,
     path,
-    `${vendor} sent an invalid ${what}: field ${path}: ${issue?.message ?? "invalid"}${more}. The last good data is kept.`,
+    `${vendor} sent an invalid ${what}: field ${path}: ${issue?.message ?? "invalid"}${more}.`,
     { cause: result.error },
   );
 }

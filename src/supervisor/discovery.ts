@@ -198,7 +198,8 @@ function publishFailure(error: unknown): string {
   if (error instanceof AuthError) {
     return `The Supervisor rejected the discovery message for ${DISCOVERY_SERVICE}: the add-on's config.yaml must list ${DISCOVERY_SERVICE} under discovery, and SUPERVISOR_TOKEN must be the add-on's own token. ${fallback}`;
   }
-  return `Supervisor discovery for ${DISCOVERY_SERVICE} failed: ${describeError(error)}. ${fallback}`;
+  const reason = describeError(error).replace(/\.+$/, "");
+  return `Supervisor discovery for ${DISCOVERY_SERVICE} failed: ${reason}. ${fallback}`;
 }
 
 /** Engine details that go into the discovery message. */

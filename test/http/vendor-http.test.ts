@@ -1,7 +1,13 @@
 import { afterEach, describe, expect, it } from "vitest";
 
-import { AuthError, type Vendor } from "../../src/errors.js";
-import { VendorHttp } from "../../src/http/vendor-http.js";
+import { z } from "zod";
+
+import {
+  AuthError,
+  InvalidPayloadError,
+  type Vendor,
+} from "../../src/errors.js";
+import { parsePayload, VendorHttp } from "../../src/http/vendor-http.js";
 import { registerSecret } from "../../src/log.js";
 import { sendJson, startRawServer, type RawServer } from "./raw-server.js";
 
@@ -65,5 +71,43 @@ describe("VendorHttp credential rejection", () => {
     const error = await rejection("amber", 401);
 
     expect(error.message).not.toContain(TOKEN);
+  });
+});
+
+describe("parsePayload", () => {
+  const schema = z.object({ items: z.array(z.object({ id: z.number() })) });
+
+  function payloadError(body: unknown): InvalidPayloadError {
+    try {
+      parsePayload("tesla", "site list", schema, body);
+    } catch (error) {
+      if (error instanceof InvalidPayloadError) {
+        return error;
+      }
+      throw error;
+    }
+    throw new Error("expected the payload to be rejected");
+  }
+
+  it("returns a valid body", () => {
+    expect(parsePayload("tesla", "site list", schema, { items: [] })).toEqual({
+      items: [],
+    });
+  });
+
+  it("names the first field", () => {
+    const error = payloadError({ items: [{ id: "1" }] });
+
+    expect(error.path).toBe("items.0.id");
+    expect(error.message).toMatch(
+      /^tesla sent an invalid site list: field items\.0\.id: .+\.$/,
+    );
+  });
+
+  it("leaves the consequence to the caller", () => {
+    const error = payloadError({ items: [{ id: "1" }] });
+
+    expect(error.message).not.toContain("last good");
+    expect(error.message).not.toContain("..");
   });
 });

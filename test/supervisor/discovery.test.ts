@@ -245,6 +245,8 @@ describe("SupervisorDiscovery.publish", () => {
     const warned = warnings(log.lines);
     expect(warned).toHaveLength(1);
     expect(warned[0]?.msg).toContain("data.uuid");
+    expect(warned[0]?.msg).not.toContain("..");
+    expect(warned[0]?.msg).not.toContain("last good data");
   });
 
   it("never logs the token", async () => {
