@@ -58,6 +58,8 @@ export function parseIntervalList<T extends z.ZodType>(
 
   const intervals: z.output<T>[] = [];
   const ignored = new Set<string>();
+  const problems: Problem[] = [];
+  let firstError: z.ZodError | undefined;
 
   body.forEach((item: unknown, index) => {
     const unknownChannel = unknownChannelType(item);
@@ -71,24 +73,29 @@ export function parseIntervalList<T extends z.ZodType>(
       intervals.push(result.data);
       return;
     }
+    firstError ??= result.error;
+    for (const issue of result.error.issues) {
+      problems.push(describeProblem(item, index, issue));
+    }
+  });
 
-    const issue = result.error.issues[0];
-    const fieldPath = issue?.path ?? [];
-    const path = `[${index}]${formatPath(fieldPath)}`;
-    const value = valueAt(item, fieldPath);
-    const problem =
-      value === undefined
-        ? `field ${path} is missing`
-        : `field ${path} has the invalid value ${describeValue(value)}`;
-    const others = result.error.issues.length - 1;
-    const more = others > 0 ? `, and ${others} more problems` : "";
+  const first = problems[0];
+  if (first !== undefined) {
+    const listed = problems
+      .slice(0, LISTED_PROBLEMS)
+      .map((problem) => problem.text);
+    const rest = problems.length - listed.length;
+    const more =
+      rest > 0
+        ? `; and ${rest} more ${rest === 1 ? "problem" : "problems"}`
+        : "";
     throw new InvalidPayloadError(
       "amber",
-      path,
-      `Amber sent an invalid ${listName}: ${problem} (${issue?.message ?? "invalid"}${more}). The last good prices are kept.`,
-      { cause: result.error },
+      first.path,
+      `Amber sent an invalid ${listName}: ${listed.join("; ")}${more}. The last good prices are kept.`,
+      { cause: firstError },
     );
-  });
+  }
 
   return { intervals, ignoredChannelTypes: [...ignored] };
 }
@@ -123,6 +130,30 @@ function unknownChannelType(item: unknown): string | undefined {
     return undefined;
   }
   return channelType;
+}
+
+/** Maximum number of problems one error message lists; the rest are counted. */
+const LISTED_PROBLEMS = 10;
+
+interface Problem {
+  /** Index and field, such as `[12].perKwh`. */
+  path: string;
+  /** The field, what arrived there and what the schema expected. */
+  text: string;
+}
+
+function describeProblem(
+  item: unknown,
+  index: number,
+  issue: z.core.$ZodIssue,
+): Problem {
+  const path = `[${index}]${formatPath(issue.path)}`;
+  const value = valueAt(item, issue.path);
+  const found =
+    value === undefined
+      ? `field ${path} is missing`
+      : `field ${path} has the invalid value ${describeValue(value)}`;
+  return { path, text: `${found} (${issue.message})` };
 }
 
 function formatPath(path: readonly PropertyKey[]): string {

@@ -337,19 +337,25 @@ export function parsePayload<T extends z.ZodType>(
   if (result.success) {
     return result.data;
   }
-  const issue = result.error.issues[0];
-  const path =
-    issue === undefined || issue.path.length === 0
-      ? "(root)"
-      : issue.path.join(".");
+  const issues = result.error.issues;
+  const listed = issues
+    .slice(0, LISTED_ISSUES)
+    .map((issue) => `field ${issuePath(issue)}: ${issue.message}`);
+  const rest = issues.length - listed.length;
   const more =
-    result.error.issues.length > 1
-      ? ` (and ${result.error.issues.length - 1} more problems)`
-      : "";
+    rest > 0 ? `; and ${rest} more ${rest === 1 ? "problem" : "problems"}` : "";
+  const first = issues[0];
   throw new InvalidPayloadError(
     vendor,
-    path,
-    `${vendor} sent an invalid ${what}: field ${path}: ${issue?.message ?? "invalid"}${more}.`,
+    first === undefined ? "(root)" : issuePath(first),
+    `${vendor} sent an invalid ${what}: ${listed.length === 0 ? "invalid" : listed.join("; ")}${more}.`,
     { cause: result.error },
   );
+}
+
+/** Maximum number of schema problems one error message lists; the rest are counted. */
+const LISTED_ISSUES = 10;
+
+function issuePath(issue: z.core.$ZodIssue): string {
+  return issue.path.length === 0 ? "(root)" : issue.path.join(".");
 }

@@ -135,6 +135,33 @@ describe("parsePricesBody", () => {
     expect((error as Error).message).toContain('"38.5"');
   });
 
+  it("lists up to ten problems", () => {
+    const body = fixture("current-prices-5min.json").map((item) => ({
+      ...(item as Record<string, unknown>),
+      perKwh: "x",
+    }));
+    expect(body.length).toBeGreaterThan(12);
+
+    const message = (catchError(() => parsePricesBody(body)) as Error).message;
+
+    expect(message).toContain('field [0].perKwh has the invalid value "x"');
+    expect(message).toContain('field [9].perKwh has the invalid value "x"');
+    expect(message).not.toContain("field [10].perKwh");
+    expect(message).toContain(`; and ${body.length - 10} more problems.`);
+  });
+
+  it("lists every problem of one interval", () => {
+    const body = fixture("current-prices-5min.json");
+    const item = body[4] as Record<string, unknown>;
+    body[4] = { ...item, perKwh: "x", spotPerKwh: null };
+
+    const message = (catchError(() => parsePricesBody(body)) as Error).message;
+
+    expect(message).toContain("field [4].perKwh");
+    expect(message).toContain("field [4].spotPerKwh");
+    expect(message).not.toContain("more problem");
+  });
+
   it("rejects an unknown interval type", () => {
     const error = catchError(() =>
       parsePricesBody(withField(0, "type", "FutureInterval")),

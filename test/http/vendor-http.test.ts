@@ -104,6 +104,16 @@ describe("parsePayload", () => {
     );
   });
 
+  it("lists up to ten problems", () => {
+    const items = Array.from({ length: 13 }, () => ({ id: "x" }));
+
+    const error = payloadError({ items });
+
+    expect(error.message).toContain("field items.9.id");
+    expect(error.message).not.toContain("field items.10.id");
+    expect(error.message).toMatch(/; and 3 more problems\.$/);
+  });
+
   it("leaves the consequence to the caller", () => {
     const error = payloadError({ items: [{ id: "1" }] });
 
