@@ -8,6 +8,7 @@
  * registered here and scrubbed from every message and field before writing.
  */
 import { pino, type Logger } from "pino";
+import pretty from "pino-pretty";
 
 export type { Logger } from "pino";
 
@@ -79,11 +80,25 @@ export function scrubValue(value: unknown, depth = 0): unknown {
   return copy;
 }
 
+/**
+ * pino-pretty settings of the "pretty" format: one line per entry, with the
+ * fields as compact JSON after the message, because a person reads the log
+ * line by line (the add-on log, a terminal).
+ */
+export const PRETTY_OPTIONS: pretty.PrettyOptions = {
+  translateTime: "SYS:HH:MM:ss",
+  ignore: "pid,hostname",
+  singleLine: true,
+  // pino-pretty prints `err` and `error` fields over several lines even with
+  // singleLine; a scrubbed error is a small object that fits on the line.
+  errorLikeObjectKeys: [],
+};
+
 export interface LoggerOptions {
   level?: string;
   /** "pretty" for people at a terminal, "json" for log collectors. */
   format?: "pretty" | "json";
-  /** Where lines go; defaults to stdout. Tests pass a stream to read them back. */
+  /** Destination of the lines; default stdout. Tests pass a stream to read them back. */
   destination?: NodeJS.WritableStream;
 }
 
@@ -110,18 +125,34 @@ export function createLogger(options: LoggerOptions = {}): Logger {
     formatters: {
       log: (object) => scrubValue(object) as Record<string, unknown>,
     },
+    // The logMethod hook has already turned an error into its name, message
+    // and code; pino's own serializer would add an empty "stack" to that.
+    serializers: { err: (value: unknown) => value },
+    // pino-pretty prints the field named by errorKey over several lines even
+    // with singleLine. The hook leaves no Error for pino to put under this
+    // key, so a name that no call uses keeps `err` on the line.
+    errorKey: "errorInstance",
   };
 
   if (options.destination !== undefined) {
-    return pino(config, options.destination);
+    // JSON unless "pretty" is asked for explicitly, because tests read the
+    // lines back as JSON.
+    return pino(
+      config,
+      options.format === "pretty"
+        ? pretty({
+            ...PRETTY_OPTIONS,
+            colorize: false,
+            sync: true,
+            destination: options.destination,
+          })
+        : options.destination,
+    );
   }
   if (format === "pretty") {
     return pino({
       ...config,
-      transport: {
-        target: "pino-pretty",
-        options: { translateTime: "SYS:HH:MM:ss", ignore: "pid,hostname" },
-      },
+      transport: { target: "pino-pretty", options: PRETTY_OPTIONS },
     });
   }
   return pino(config);
