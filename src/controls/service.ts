@@ -302,13 +302,18 @@ export async function createControls(
           }
         }
       })();
+      const spikeRegion = spike.snapshot().enabled
+        ? settings.spike.region
+        : undefined;
+      const curtailing = curtailment.snapshot().enabled;
+      const holder = arbiter.tariffOverride();
       logger.info(
         {
-          spike: spike.snapshot().enabled ? settings.spike.region : "off",
-          curtailment: curtailment.snapshot().enabled ? "on" : "off",
-          tariffHeldBy: arbiter.tariffOverride() ?? "none",
+          spike: spikeRegion ?? "off",
+          curtailment: curtailing ? "on" : "off",
+          ...(holder === undefined ? {} : { tariffHeldBy: holder }),
         },
-        "Price-event controls started",
+        `Price-event controls started: spike response ${spikeRegion === undefined ? "off" : `on for ${spikeRegion}`}, solar curtailment ${curtailing ? "on" : "off"}. ${holder === undefined ? "The Amber sync sets the tariff." : `The ${describeHolder(holder)} holds the tariff, so the Amber sync waits until it ends.`}`,
       );
     },
 

@@ -17,7 +17,8 @@ import {
 import type { SyncEngine } from "../../src/engine/sync-engine.js";
 import type { SyncResult } from "../../src/engine/types.js";
 import { ConfigError, TariffHeldError } from "../../src/errors.js";
-import { silentLogger } from "../../src/log.js";
+import { silentLogger, type Logger } from "../../src/log.js";
+import { captureLog } from "../bridge/log-capture.js";
 import { currentIntervals } from "../../src/standins/price-model.js";
 import { settleWith, startHarness, type Harness } from "./harness.js";
 
@@ -71,12 +72,15 @@ afterEach(async () => {
   await harness.close();
 });
 
-async function start(settings: unknown = {}): Promise<Controls> {
+async function start(
+  settings: unknown = {},
+  logger: Logger = silentLogger,
+): Promise<Controls> {
   controls = await createControls({
     dataDir: harness.dataDir,
     siteId: harness.siteId,
     powerwall: harness.client,
-    logger: silentLogger,
+    logger,
     clock: harness.clock,
     settings: controlSettingsSchema.parse(settings),
     prices: {
@@ -111,6 +115,19 @@ const FLAT = {
 };
 
 describe("createControls", () => {
+  it("logs its start in words", async () => {
+    const log = captureLog();
+    await start({}, log.logger);
+
+    const started = log.find("Price-event controls started", "info");
+
+    expect(started).toHaveLength(1);
+    expect(started[0]?.msg).toBe(
+      "Price-event controls started: spike response off, solar curtailment off. The Amber sync sets the tariff.",
+    );
+    expect(started[0]).not.toHaveProperty("tariffHeldBy");
+  });
+
   it("guard blocks sync uploads while held", async () => {
     const running = await start();
     const guarded = running.guardTariffWrites(harness.client);
