@@ -343,6 +343,30 @@ export function describeSync(
   return `${result.outcome}: ${result.reason}`;
 }
 
+/** Returns `count` with the noun in the singular for 1 and the plural otherwise, e.g. "1 sync". */
+export function countOf(
+  count: number,
+  singular: string,
+  plural: string,
+): string {
+  return `${count} ${count === 1 ? singular : plural}`;
+}
+
+/** Describes today's counters in one sentence for the API calls card. */
+export function describeToday(
+  day: string,
+  today: StatusSnapshot["counters"]["today"],
+): string {
+  const parts = [
+    countOf(today.teslaWrites, "Tesla tariff write", "Tesla tariff writes"),
+    countOf(today.teslaCalls, "Tesla call", "Tesla calls"),
+    countOf(today.amberCalls, "Amber call", "Amber calls"),
+    countOf(today.syncs, "sync", "syncs"),
+    countOf(today.uploads, "upload", "uploads"),
+  ];
+  return `Today (${day}): ${parts.join(", ")}.`;
+}
+
 /** Returns the rows of the API call table, busiest endpoint first. */
 export function callRows(
   counters: Readonly<Record<string, number>>,

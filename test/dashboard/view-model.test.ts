@@ -2,6 +2,8 @@ import { describe, expect, it } from "vitest";
 
 import {
   callRows,
+  countOf,
+  describeToday,
   energySeries,
   flowView,
   formatClock,
@@ -207,5 +209,29 @@ describe("flow view", () => {
       ["GET a", 1],
       ["GET b", 1],
     ]);
+  });
+});
+
+describe("counts", () => {
+  it.each([
+    [0, "0 syncs"],
+    [1, "1 sync"],
+    [2, "2 syncs"],
+  ])("writes %i with its noun", (count, text) => {
+    expect(countOf(count, "sync", "syncs")).toBe(text);
+  });
+
+  it("describes today's counters", () => {
+    expect(
+      describeToday("2026-01-15", {
+        syncs: 1,
+        uploads: 1,
+        teslaWrites: 1,
+        teslaCalls: 2,
+        amberCalls: 0,
+      }),
+    ).toBe(
+      "Today (2026-01-15): 1 Tesla tariff write, 2 Tesla calls, 0 Amber calls, 1 sync, 1 upload.",
+    );
   });
 });

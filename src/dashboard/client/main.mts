@@ -8,6 +8,7 @@
 import type { StatusSnapshot, SyncResult } from "../../engine/types.js";
 import {
   callRows,
+  describeToday,
   describeCurtailment,
   describeSpike,
   describeSync,
@@ -143,9 +144,11 @@ function tariffNote(status: StatusSnapshot, clamped: number): string {
     ? "Solid lines are the rates written to the Powerwall"
     : `Solid lines are the rates of this build, which was not uploaded (${outcome ?? "no sync"}); the Powerwall keeps the tariff of the last upload (${upload})`;
   const negative =
-    clamped > 0
-      ? ` ${clamped} half hours have a negative price that the tariff writes as zero.`
-      : "";
+    clamped === 1
+      ? " 1 half hour has a negative price that the tariff writes as zero."
+      : clamped > 1
+        ? ` ${clamped} half hours have a negative price that the tariff writes as zero.`
+        : "";
   return `Built${built}; times in ${zone}. ${lines}, dashed lines Amber's prices.${negative}`;
 }
 
@@ -181,10 +184,7 @@ function showLog(status: StatusSnapshot): void {
 
 function showCalls(status: StatusSnapshot): void {
   const today = status.counters.today;
-  setText(
-    "calls-today",
-    `Today (${status.counters.day}): ${today.teslaWrites} Tesla tariff writes, ${today.teslaCalls} Tesla calls, ${today.amberCalls} Amber calls, ${today.syncs} syncs, ${today.uploads} uploads.`,
-  );
+  setText("calls-today", describeToday(status.counters.day, today));
   for (const [id, counters] of [
     ["amber-calls", status.counters.amber],
     ["tesla-calls", status.counters.tesla],
