@@ -97,6 +97,7 @@ export function addDashboardRoutes(options: DashboardRoutesOptions): void {
         access: context.mode,
         engineMode: options.engineMode,
         user: context.user,
+        autoSync: options.engine.status().autoSync,
       }),
     );
   });

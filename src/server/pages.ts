@@ -28,7 +28,12 @@ export interface DashboardPageOptions {
   engineMode: "live" | "demo";
   /** Home Assistant user of an ingress request. */
   user: string | undefined;
+  /** Whether auto-sync is on, so the switch shows its real state before the script runs. */
+  autoSync: boolean;
 }
+
+/** Placeholder of a value the script has not filled in yet. */
+const LOADING = "…";
 
 function head(basePath: string, title: string): string {
   return `<meta charset="utf-8">
@@ -67,14 +72,14 @@ ${head(options.basePath, "Tesla Sync")}
   ${account}
 </header>
 ${demoNote}
-<main>
+<main aria-busy="true">
   <section class="tiles" aria-label="Current state">
-    <div class="tile"><h2>Price now</h2><p class="big"><span id="price-buy">–</span> <small>buy</small></p><p><span id="price-sell">–</span> <small>sell</small> <span id="price-spike" class="badge"></span></p><p class="muted" id="price-source"></p></div>
-    <div class="tile"><h2>Battery</h2><p class="big" id="battery-percent">–</p><p class="muted" id="battery-power"></p></div>
-    <div class="tile"><h2>Last sync</h2><p><span class="badge" id="last-outcome">–</span> <span id="last-at" class="muted"></span></p><p id="last-reason" class="reason"></p></div>
+    <div class="tile"><h2>Price now</h2><p class="big"><span id="price-buy">${LOADING}</span> <small>buy</small></p><p><span id="price-sell">${LOADING}</span> <small>sell</small> <span id="price-spike" class="badge"></span></p><p class="muted" id="price-source">Loading…</p></div>
+    <div class="tile"><h2>Battery</h2><p class="big" id="battery-percent">${LOADING}</p><p class="muted" id="battery-power"></p></div>
+    <div class="tile"><h2>Last sync</h2><p><span class="badge" id="last-outcome">${LOADING}</span> <span id="last-at" class="muted"></span></p><p id="last-reason" class="reason"></p></div>
     <div class="tile controls"><h2>Sync</h2>
-      <label class="switch"><input type="checkbox" id="auto-sync"> <span>Auto-sync</span></label>
-      <p class="muted">Next: <span id="next-sync">–</span></p>
+      <label class="switch"><input type="checkbox" id="auto-sync"${options.autoSync ? " checked" : ""}> <span>Auto-sync</span></label>
+      <p class="muted">Next: <span id="next-sync">${LOADING}</span></p>
       <button type="button" id="sync-now">Sync now</button>
       <p id="sync-result" class="reason" role="status"></p>
     </div>
@@ -83,10 +88,10 @@ ${demoNote}
   <section class="card" aria-labelledby="flow-title">
     <h2 id="flow-title">Energy flow <span class="muted" id="flow-at"></span></h2>
     <div class="flow" id="flow">
-      <div class="node solar"><span class="label">Solar</span><span class="value" id="flow-solar">–</span></div>
-      <div class="node grid"><span class="label">Grid</span><span class="value" id="flow-grid">–</span><span class="direction" id="flow-grid-direction"></span></div>
-      <div class="node battery"><span class="label">Battery</span><span class="value" id="flow-battery">–</span><span class="direction" id="flow-battery-direction"></span></div>
-      <div class="node home"><span class="label">Home</span><span class="value" id="flow-home">–</span></div>
+      <div class="node solar"><span class="label">Solar</span><span class="value" id="flow-solar">${LOADING}</span></div>
+      <div class="node grid"><span class="label">Grid</span><span class="value" id="flow-grid">${LOADING}</span><span class="direction" id="flow-grid-direction"></span></div>
+      <div class="node battery"><span class="label">Battery</span><span class="value" id="flow-battery">${LOADING}</span><span class="direction" id="flow-battery-direction"></span></div>
+      <div class="node home"><span class="label">Home</span><span class="value" id="flow-home">${LOADING}</span></div>
     </div>
   </section>
 
@@ -110,8 +115,8 @@ ${demoNote}
   <section class="card" aria-labelledby="events-title">
     <h2 id="events-title">Price events</h2>
     <div class="events">
-      <div class="event" id="spike-panel"><h3>Spike response</h3><p id="spike-state" class="muted">Not set up in this engine.</p><label class="switch" hidden><input type="checkbox" id="spike-toggle"> <span>Enabled</span></label></div>
-      <div class="event" id="curtailment-panel"><h3>Solar curtailment</h3><p id="curtailment-state" class="muted">Not set up in this engine.</p><label class="switch" hidden><input type="checkbox" id="curtailment-toggle"> <span>Enabled</span></label></div>
+      <div class="event" id="spike-panel"><h3>Spike response</h3><p id="spike-state" class="muted">Loading…</p><label class="switch" hidden><input type="checkbox" id="spike-toggle"> <span>Enabled</span></label></div>
+      <div class="event" id="curtailment-panel"><h3>Solar curtailment</h3><p id="curtailment-state" class="muted">Loading…</p><label class="switch" hidden><input type="checkbox" id="curtailment-toggle"> <span>Enabled</span></label></div>
       <div class="event" id="force-panel" hidden><h3>Force charge or discharge</h3><p id="force-state" class="muted"></p>
         <div class="buttons"><select id="force-minutes" aria-label="Duration"><option value="30">30 min</option><option value="60" selected>1 hour</option><option value="120">2 hours</option></select>
         <button type="button" id="force-charge">Charge</button><button type="button" id="force-discharge">Discharge</button><button type="button" id="force-cancel">Stop</button></div>

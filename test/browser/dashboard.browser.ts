@@ -156,6 +156,8 @@ describe("dashboard in demo mode", () => {
     expect(await page.textContent("#demo-banner")).toContain("127.0.0.1");
     expect(await page.textContent("#battery-percent")).toMatch(/^\d+ %$/);
     expect(await page.locator("#sync-log tbody tr").count()).toBeGreaterThan(0);
+    expect(await page.textContent("main")).not.toContain("…");
+    expect(await page.getAttribute("main", "aria-busy")).toBeNull();
     expect(errors).toEqual([]);
   });
 

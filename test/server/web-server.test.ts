@@ -190,6 +190,27 @@ async function login(
 }
 
 describe("web server in open demo mode", () => {
+  it("renders placeholders before the script", async () => {
+    const web = await start();
+    const page = await send(web.port, "GET", "/");
+
+    expect(page.body).toContain('<span id="price-buy">…</span>');
+    expect(page.body).toContain('<main aria-busy="true">');
+    expect(page.body).not.toContain("Not set up in this engine");
+  });
+
+  it.each([
+    [true, '<input type="checkbox" id="auto-sync" checked>'],
+    [false, '<input type="checkbox" id="auto-sync">'],
+  ])("renders auto-sync %s", async (enabled, input) => {
+    const web = await start();
+    engine.autoSync = enabled;
+
+    const page = await send(web.port, "GET", "/");
+
+    expect(page.body).toContain(input);
+  });
+
   it("logs its address once", async () => {
     const log = captureLog();
     const web = await start({ logger: log.logger });

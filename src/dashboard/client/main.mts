@@ -212,6 +212,15 @@ function showEnergySample(
   sample: EnergySampleView | null,
 ): void {
   if (sample === null) {
+    for (const id of [
+      "flow-solar",
+      "flow-grid",
+      "flow-battery",
+      "flow-home",
+      "battery-percent",
+    ]) {
+      setText(id, "–");
+    }
     setText("flow-at", "(no reading yet)");
     return;
   }
@@ -253,6 +262,7 @@ function showControls(controls: ControlsView): void {
     const toggle = element<HTMLInputElement>(`${name}-toggle`);
     const label = toggle.closest("label");
     if (text === undefined || enabled === undefined) {
+      setText(`${name}-state`, "Not set up in this engine.");
       continue;
     }
     setText(`${name}-state`, text);
@@ -453,6 +463,7 @@ async function start(): Promise<void> {
   openStream(state);
   window.teslaSync.ready = true;
   document.body.dataset["ready"] = "true";
+  document.querySelector("main")?.removeAttribute("aria-busy");
 
   setInterval(() => {
     void loadHistory(state).catch(reportError);
@@ -464,4 +475,8 @@ async function start(): Promise<void> {
   }, POLL_MS);
 }
 
-start().catch(reportError);
+start().catch((error: unknown) => {
+  // Ends the loading placeholders, which would otherwise stay forever.
+  document.body.dataset["ready"] = "failed";
+  reportError(error);
+});
