@@ -3,7 +3,8 @@
  * the tesla_sync integration, onboarding and a long-lived token through
  * HA's own APIs, the config flow pointed at the Amber and Tesla stand-ins,
  * then the engine (`node dist/src/cli.js run`) in HA mode. It checks the
- * entities, the auto-sync switch, the sync-now button and service, an HA
+ * entities, the auto-sync switch, the sync-now button and service, the
+ * force and spike test actions with their Tesla writes and bus events, an HA
  * restart (entities return and update within seconds), and that no token
  * appears in HA's log, the engine's log or the diagnostics download.
  *
@@ -106,6 +107,18 @@ async function stateOf(key: string): Promise<HaState | undefined> {
   const id = (await entityIds()).get(key);
   return (await getStates(await socket())).find(
     (state) => state.entity_id === id,
+  );
+}
+
+/**
+ * Waits until the engine has run a sync, so it answers service calls. HA
+ * shows `unknown` or `unavailable` for `sync_status` before that.
+ */
+async function untilEngineRuns(): Promise<void> {
+  await waitForState(
+    "sync_status",
+    (state) => !["unknown", "unavailable"].includes(state.state),
+    90_000,
   );
 }
 
@@ -565,6 +578,98 @@ describe.skipIf(environment === undefined)("Home Assistant end to end", () => {
     },
     HA_START_MS * 2,
   );
+
+  it("force_charge writes and cancel_force restores", async () => {
+    await untilEngineRuns();
+    const before = tesla.writes.length;
+
+    const started = z
+      .object({
+        response: z.looseObject({
+          state: z.string(),
+          direction: z.string(),
+          ends_at: z.string(),
+        }),
+      })
+      .parse(
+        await callService("tesla_sync", "force_charge", { duration: 30 }, true),
+      );
+
+    expect(started.response.state).toBe("active");
+    expect(started.response.direction).toBe("charge");
+    const forceWrites = tesla.writes.slice(before);
+    step(
+      `force_charge writes: ${forceWrites.map((write) => write.endpoint).join(", ")}`,
+    );
+    expect(forceWrites.length).toBeGreaterThan(0);
+    expect(forceWrites.map((write) => write.endpoint)).toContain(
+      "time_of_use_settings",
+    );
+
+    const cancelled = z
+      .object({ response: z.looseObject({ state: z.string() }) })
+      .parse(await callService("tesla_sync", "cancel_force", {}, true));
+
+    expect(cancelled.response.state).toBe("idle");
+    const restoreWrites = tesla.writes.slice(before + forceWrites.length);
+    step(
+      `cancel_force writes: ${restoreWrites.map((write) => write.endpoint).join(", ")}`,
+    );
+    expect(restoreWrites.map((write) => write.endpoint)).toContain(
+      "time_of_use_settings",
+    );
+  }, 90_000);
+
+  it("spike_test fires the spike events", async () => {
+    await untilEngineRuns();
+    const events: Array<{ type: string; data: Record<string, unknown> }> = [];
+    const busEvent = z.object({
+      event_type: z.string(),
+      data: z.record(z.string(), z.unknown()),
+    });
+    const connection = await socket();
+    const unsubscribes = await Promise.all(
+      ["tesla_sync_spike_started", "tesla_sync_spike_ended"].map((type) =>
+        connection.subscribe(
+          { type: "subscribe_events", event_type: type },
+          (event) => {
+            const parsed = busEvent.parse(event);
+            events.push({ type: parsed.event_type, data: parsed.data });
+          },
+        ),
+      ),
+    );
+
+    try {
+      await callService("tesla_sync", "spike_test", { price_mwh: 1500 });
+      const started = await waitFor(
+        "tesla_sync_spike_started on HA's bus",
+        () => events.find((event) => event.type === "tesla_sync_spike_started"),
+        30_000,
+      );
+      expect(started.data).toMatchObject({
+        price: 1500,
+        simulated: true,
+        entry_id: entryId,
+      });
+
+      await callService("tesla_sync", "spike_test_end", {});
+      const ended = await waitFor(
+        "tesla_sync_spike_ended on HA's bus",
+        () => events.find((event) => event.type === "tesla_sync_spike_ended"),
+        30_000,
+      );
+      expect(ended.data).toMatchObject({
+        reason: "simulation_ended",
+        simulated: true,
+        entry_id: entryId,
+      });
+    } finally {
+      for (const unsubscribe of unsubscribes) {
+        await unsubscribe();
+      }
+    }
+  }, 90_000);
 
   it("keeps every token out of logs and diagnostics", async () => {
     if (environment === undefined) {
