@@ -12,7 +12,7 @@ import {
   type HaMode,
 } from "../bridge/ha-mode.js";
 import { loadConfig } from "../config/load.js";
-import { configFromEnv } from "../config/env.js";
+import { configFromEnv, unknownEnvVariables } from "../config/env.js";
 import { configSchema, type EngineConfig } from "../config/schema.js";
 import { startDemo } from "../demo/demo.js";
 import {
@@ -64,6 +64,8 @@ export interface RunCommandIo {
   stopSignal?: Promise<string>;
   /** Clock of the start retries; default the system clock. */
   clock?: Clock;
+  /** Destination of the log; default the process's stdout. */
+  logDestination?: NodeJS.WritableStream;
 }
 
 /**
@@ -117,7 +119,12 @@ export async function runCommand(
   const logger = createLogger({
     level: config.log.level,
     ...(config.log.format === undefined ? {} : { format: config.log.format }),
+    ...(io.logDestination === undefined
+      ? {}
+      : { destination: io.logDestination }),
   });
+
+  warnUnknownVariables(io.env, logger);
 
   // As a Home Assistant add-on, announce the engine so HA offers the
   // integration's setup; this needs no accounts, so it runs in every mode.
@@ -163,6 +170,24 @@ export async function runCommand(
   await stop();
   await discovery?.withdraw();
   return 0;
+}
+
+/** Warns once about `TESLA_SYNC_*` variables that no setting reads, such as a misspelt name. */
+function warnUnknownVariables(
+  env: Record<string, string | undefined>,
+  logger: Logger,
+): void {
+  const unknown = unknownEnvVariables(env);
+  if (unknown.length === 0) {
+    return;
+  }
+  const names = unknown.map(({ name, suggestion }) =>
+    suggestion === undefined ? name : `${name} (did you mean ${suggestion}?)`,
+  );
+  logger.warn(
+    { variables: unknown.map(({ name }) => name) },
+    `Ignoring unknown environment ${unknown.length === 1 ? "variable" : "variables"} ${names.join(", ")}: no setting has that name. docs/configuration.md lists every TESLA_SYNC_* variable.`,
+  );
 }
 
 /**

@@ -235,6 +235,86 @@ export const ENV_VARIABLES: readonly EnvVariable[] = [
   { name: "TESLA_SYNC_LOG_FORMAT", key: "log.format", kind: "string" },
 ];
 
+/**
+ * `TESLA_SYNC_*` variables read outside the configuration: HA mode's
+ * connection settings, the Supervisor address that tests override, and
+ * the variables of the add-on's run script and the repository's scripts.
+ */
+const OTHER_VARIABLES: ReadonlySet<string> = new Set([
+  "TESLA_SYNC_HA_URL",
+  "TESLA_SYNC_HA_TOKEN",
+  "TESLA_SYNC_HA_ENTRY_ID",
+  "TESLA_SYNC_SUPERVISOR_URL",
+  "TESLA_SYNC_OPTIONS_FILE",
+  "TESLA_SYNC_APP_DIR",
+  "TESLA_SYNC_CACHE",
+  "TESLA_SYNC_SKIP_BUILD",
+  "TESLA_SYNC_KEEP_SCREENSHOTS",
+]);
+
+/** Prefix of the end-to-end test's variables. */
+const OTHER_PREFIX = "TESLA_SYNC_E2E_";
+
+/**
+ * Returns the `TESLA_SYNC_*` variables set in `env` that nothing reads,
+ * sorted, each with the closest known name when one is within three edits
+ * (a likely typo).
+ */
+export function unknownEnvVariables(
+  env: Record<string, string | undefined>,
+): Array<{ name: string; suggestion: string | undefined }> {
+  const known = [
+    ...ENV_VARIABLES.map((variable) => variable.name),
+    ...OTHER_VARIABLES,
+  ];
+  return Object.keys(env)
+    .filter(
+      (name) =>
+        name.startsWith("TESLA_SYNC_") &&
+        !name.startsWith(OTHER_PREFIX) &&
+        !known.includes(name),
+    )
+    .sort()
+    .map((name) => ({ name, suggestion: closest(name, known) }));
+}
+
+function closest(
+  name: string,
+  candidates: readonly string[],
+): string | undefined {
+  let best: string | undefined;
+  let bestDistance = 4;
+  for (const candidate of candidates) {
+    const distance = editDistance(name, candidate);
+    if (distance < bestDistance) {
+      best = candidate;
+      bestDistance = distance;
+    }
+  }
+  return best;
+}
+
+/** Levenshtein distance: insertions, deletions and substitutions. */
+function editDistance(a: string, b: string): number {
+  let previous = Array.from({ length: b.length + 1 }, (_, index) => index);
+  for (let i = 1; i <= a.length; i += 1) {
+    const current = [i];
+    for (let j = 1; j <= b.length; j += 1) {
+      const substitution =
+        (previous[j - 1] ?? 0) + (a[i - 1] === b[j - 1] ? 0 : 1);
+      current.push(
+        Math.min(
+          (previous[j] ?? 0) + 1,
+          (current[j - 1] ?? 0) + 1,
+          substitution,
+        ),
+      );
+    }
+    previous = current;
+  }
+  return previous[b.length] ?? 0;
+}
+
 /** Returns the environment variable that sets `key`, if there is one. */
 export function envNameForKey(key: string): string | undefined {
   return ENV_VARIABLES.find((variable) => variable.key === key)?.name;

@@ -135,6 +135,40 @@ describe("runCommand", () => {
   });
 });
 
+describe("runCommand warnings", () => {
+  it("warns about an unknown variable", async () => {
+    const stdout = sink();
+    let stop: (signal: string) => void = () => undefined;
+    const stopSignal = new Promise<string>((resolve) => {
+      stop = resolve;
+    });
+    const running = runCommand([], {
+      stdout: sink().stream,
+      stderr: sink().stream,
+      env: {
+        TESLA_SYNC_PORT: "0",
+        TESLA_SYNC_LOG_LEVEL: "warn",
+        TESLA_SYNC_LOG_FORMAT: "json",
+        TESLA_SYNC_DASHBORD_PASSWORD: "typo-in-the-name",
+      },
+      stopSignal,
+      logDestination: stdout.stream,
+    });
+    stop("SIGTERM");
+    expect(await running).toBe(0);
+
+    const warnings = stdout
+      .text()
+      .split("\n")
+      .filter((line) => line.includes("unknown environment"));
+    expect(warnings).toHaveLength(1);
+    expect(warnings[0]).toContain(
+      "TESLA_SYNC_DASHBORD_PASSWORD (did you mean TESLA_SYNC_DASHBOARD_PASSWORD?)",
+    );
+    expect(warnings[0]).not.toContain("typo-in-the-name");
+  });
+});
+
 describe("unreachableAdvice", () => {
   const live = resolveConfig(
     {

@@ -5,7 +5,11 @@ import { Writable } from "node:stream";
 
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 
-import { configFromEnv, ENV_VARIABLES } from "../../src/config/env.js";
+import {
+  configFromEnv,
+  ENV_VARIABLES,
+  unknownEnvVariables,
+} from "../../src/config/env.js";
 import { loadConfig, resolveConfig } from "../../src/config/load.js";
 import { ConfigError } from "../../src/errors.js";
 import { createLogger } from "../../src/log.js";
@@ -359,5 +363,31 @@ describe("secrets", () => {
     expect(output).not.toContain("psk_secret_for_scrub_1");
     expect(output).not.toContain("tm_secret_for_scrub_2");
     expect(output).toContain("[redacted]");
+  });
+});
+
+describe("unknownEnvVariables", () => {
+  it("ignores every known variable", () => {
+    const env = Object.fromEntries([
+      ...ENV_VARIABLES.map((variable) => [variable.name, "x"]),
+      ["TESLA_SYNC_HA_URL", "x"],
+      ["TESLA_SYNC_CACHE", "x"],
+      ["TESLA_SYNC_E2E_DIR", "x"],
+      ["HOME", "x"],
+    ]);
+
+    expect(unknownEnvVariables(env)).toEqual([]);
+  });
+
+  it("suggests the name of a typo", () => {
+    expect(
+      unknownEnvVariables({
+        TESLA_SYNC_AMBER_TOKN: "x",
+        TESLA_SYNC_WHATEVER: "y",
+      }),
+    ).toEqual([
+      { name: "TESLA_SYNC_AMBER_TOKN", suggestion: "TESLA_SYNC_AMBER_TOKEN" },
+      { name: "TESLA_SYNC_WHATEVER", suggestion: undefined },
+    ]);
   });
 });
