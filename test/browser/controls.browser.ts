@@ -1,8 +1,9 @@
 /**
- * The "Price events" panel in a real browser: Debian's Chromium clicks the
+ * The "Price events" panel in a real browser. Debian's Chromium clicks the
  * force charge/discharge buttons and the spike and curtailment switches of
- * the demo dashboard, and each case checks the page, the control's snapshot
- * in `GET /api/dashboard` and the writes the Tesla stand-in accepted.
+ * the demo dashboard. Each case then checks the page, the control's
+ * snapshot in `GET /api/dashboard` and the writes the Tesla stand-in
+ * accepted.
  */
 import { rm } from "node:fs/promises";
 import { join } from "node:path";
@@ -48,8 +49,9 @@ interface DashboardControlsJson {
     curtailment: { enabled: boolean } | null;
     force: {
       state: string;
-      direction: string | null;
-      endsAt: number | null;
+      direction?: string;
+      /** Epoch ms. */
+      endsAt?: number;
     } | null;
   };
 }
@@ -63,7 +65,7 @@ async function openDashboard(): Promise<{ page: Page; errors: string[] }> {
   return { page, errors };
 }
 
-/** Reads the controls' snapshots as the page's own session sees them. */
+/** Fetches the controls' snapshots with the page's own cookies. */
 async function controlsJson(
   page: Page,
 ): Promise<DashboardControlsJson["controls"]> {
@@ -72,7 +74,7 @@ async function controlsJson(
   return ((await response.json()) as DashboardControlsJson).controls;
 }
 
-/** Clicks `selector` and waits for the POST to `path` to be answered. */
+/** Clicks `selector` and waits for the response to the POST to `path`. */
 async function clickAndWait(
   page: Page,
   selector: string,
