@@ -143,7 +143,6 @@ describe("price event controls in demo mode", () => {
     expect(lastBody("backup")).not.toEqual({ backup_reserve_percent: 100 });
     expect(idle.force?.state).toBe("idle");
     expect(errors).toEqual([]);
-    process.stdout.write(`force charge screenshot: ${path}\n`);
   });
 
   it("force discharge starts and stops", async () => {
