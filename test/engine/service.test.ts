@@ -94,6 +94,8 @@ function config(
       },
       dataDir,
       server: { port: 0 },
+      // A set password keeps the engine from printing a generated one.
+      dashboard: { password: "service-test-password" },
       ...(extra.controls === undefined ? {} : { controls: extra.controls }),
     },
     {},
