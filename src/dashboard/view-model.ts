@@ -399,3 +399,143 @@ export function describeCurtailment(
       : `, waiting for ${curtailment.blockedBy}`;
   return `${curtailment.enabled ? "On" : "Off"}: ${curtailment.curtailed ? "export blocked" : "export allowed"} (${curtailment.state}; curtails below ${curtailment.thresholdCents} c/kWh)${blocked}`;
 }
+
+/** A control's line in the "Price events" panel. */
+export interface ControlLine {
+  /** Sentence shown under the control's heading. */
+  text: string;
+  /** Whether the control is acting on the Powerwall now, so the page highlights it. */
+  active: boolean;
+}
+
+/**
+ * Describes the force control in sentence case, with the end time in
+ * `timeZone`, e.g. "Charging from the grid until 14:35 (120 min left)."
+ */
+export function describeForce(
+  force: NonNullable<ControlsView["force"]>,
+  timeZone: string,
+): ControlLine {
+  const charge = force.direction !== "discharge";
+  switch (force.state) {
+    case "idle":
+      return {
+        text:
+          force.lastError === undefined
+            ? "Idle."
+            : `Idle. Last error: ${force.lastError}`,
+        active: false,
+      };
+    case "entering":
+      return {
+        text: charge
+          ? "Starting to charge from the grid…"
+          : "Starting to discharge to the grid…",
+        active: true,
+      };
+    case "active": {
+      const minutes = Math.ceil(force.remainingMs / 60_000);
+      const until =
+        force.endsAt === undefined
+          ? ""
+          : ` until ${formatClock(force.endsAt, timeZone)}`;
+      const action = charge
+        ? "Charging from the grid"
+        : "Discharging to the grid";
+      return { text: `${action}${until} (${minutes} min left).`, active: true };
+    }
+    case "restoring":
+      return {
+        text: "Stopping: putting back the tariff and settings from before.",
+        active: true,
+      };
+    default:
+      return { text: `State: ${force.state}.`, active: false };
+  }
+}
+
+/** Spike states in which the spike response has changed the Powerwall's settings. */
+const SPIKE_ACTIVE_STATES = new Set(["entering", "active", "restoring"]);
+
+/** Returns whether the spike response is acting on the Powerwall now. */
+export function isSpikeActive(
+  spike: NonNullable<ControlsView["spike"]>,
+): boolean {
+  return SPIKE_ACTIVE_STATES.has(spike.state);
+}
+
+/** Returns whether curtailment is blocking or starting to block export now. */
+export function isCurtailmentActive(
+  curtailment: NonNullable<ControlsView["curtailment"]>,
+): boolean {
+  return curtailment.curtailed || curtailment.state !== "normal";
+}
+
+/** The tariff chart's note and whether its solid lines are the last Amber tariff rather than the Powerwall's. */
+export interface TariffNote {
+  text: string;
+  /** True while a control holds the Powerwall's tariff. */
+  held: boolean;
+}
+
+/**
+ * Describes the tariff chart. The status carries the last tariff built from
+ * Amber's prices, which is on the Powerwall unless the last sync neither
+ * uploaded it nor found it unchanged, or a control holds the tariff. The
+ * status does not carry a held tariff's rates, so while a control holds it
+ * the note names the control and its end, and calls the lines what they are.
+ */
+export function describeTariff(
+  status: Pick<
+    StatusSnapshot,
+    | "slots"
+    | "timeZone"
+    | "slotsBuiltAt"
+    | "lastSync"
+    | "lastUpload"
+    | "tariffHold"
+  >,
+  clampedSlots: number,
+): TariffNote {
+  if (status.slots.length === 0) {
+    return { text: "No tariff built yet.", held: false };
+  }
+  const zone = status.timeZone;
+  const built =
+    status.slotsBuiltAt === null
+      ? ""
+      : ` ${formatDateTime(status.slotsBuiltAt, zone)}`;
+  const negative =
+    clampedSlots === 0
+      ? ""
+      : ` ${countOf(clampedSlots, "half hour has", "half hours have")} a negative price that the tariff writes as zero.`;
+  const hold = status.tariffHold ?? null;
+  if (hold !== null) {
+    const until =
+      hold.until === null
+        ? `until ${hold.endCondition}`
+        : `until ${formatClock(hold.until, zone)}`;
+    const holder = sentenceCase(hold.description);
+    return {
+      text: `${holder} holds the Powerwall's tariff ${until}, so the Amber sync does not upload. Solid lines are the last Amber tariff, built${built}, which is not on the Powerwall while ${hold.description} holds it; dashed lines Amber's prices. Times in ${zone}.${negative}`,
+      held: true,
+    };
+  }
+  const outcome = status.lastSync?.outcome;
+  const onPowerwall = outcome === "uploaded" || outcome === "unchanged";
+  const upload =
+    status.lastUpload === null
+      ? "none yet"
+      : formatDateTime(status.lastUpload.at, zone);
+  const lines = onPowerwall
+    ? "Solid lines are the rates written to the Powerwall"
+    : `Solid lines are the rates of this build, which was not uploaded (${outcome ?? "no sync"}); the Powerwall keeps the tariff of the last upload (${upload})`;
+  return {
+    text: `Built${built}; times in ${zone}. ${lines}, dashed lines Amber's prices.${negative}`,
+    held: false,
+  };
+}
+
+function sentenceCase(text: string): string {
+  return text.charAt(0).toUpperCase() + text.slice(1);
+}

@@ -11,6 +11,7 @@ import { join } from "node:path";
 import type { BrowserContext, Page } from "playwright-core";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 
+import { formatClock } from "../../src/dashboard/view-model.js";
 import {
   launchBrowser,
   makeTempDir,
@@ -44,6 +45,10 @@ afterEach(async () => {
 
 /** The parts of `GET /api/dashboard` these tests read. */
 interface DashboardControlsJson {
+  status: {
+    timeZone: string;
+    tariffHold: { holder: string; until: string | null } | null;
+  };
   controls: {
     spike: { enabled: boolean } | null;
     curtailment: { enabled: boolean } | null;
@@ -72,6 +77,15 @@ async function controlsJson(
   const response = await page.request.get(`${running.web.url}/api/dashboard`);
   expect(response.status()).toBe(200);
   return ((await response.json()) as DashboardControlsJson).controls;
+}
+
+/** Fetches the status part of `GET /api/dashboard` with the page's own cookies. */
+async function statusJson(
+  page: Page,
+): Promise<DashboardControlsJson["status"]> {
+  const response = await page.request.get(`${running.web.url}/api/dashboard`);
+  expect(response.status()).toBe(200);
+  return ((await response.json()) as DashboardControlsJson).status;
 }
 
 /** Clicks `selector` and waits for the response to the POST to `path`. */
@@ -110,8 +124,26 @@ describe("price event controls in demo mode", () => {
     await page.selectOption("#force-minutes", "120");
     await clickAndWait(page, "#force-charge", "/api/controls/force");
     await page
-      .locator("#force-state", { hasText: "active charge, 120 min left" })
+      .locator("#force-state", { hasText: /^Charging from the grid until/ })
       .waitFor();
+    const status = await statusJson(page);
+    const endsAt = running.clock.now() + 120 * MINUTE;
+    const forceText = await page.textContent("#force-state");
+    const forceClasses = await page.getAttribute("#force-state", "class");
+    const panelClasses = await page.getAttribute("#force-panel", "class");
+    const badgeText = await page.textContent("#force-badge");
+    const stopClasses = await page.getAttribute("#force-cancel", "class");
+    const tariffNote = await page.textContent("#tariff-note");
+    const tariffLabels = await page.evaluate(() => {
+      const page = globalThis as unknown as {
+        teslaSync?: {
+          charts: { tariff: { data: { datasets: Array<{ label?: string }> } } };
+        };
+      };
+      return page.teslaSync?.charts.tariff.data.datasets.map(
+        (dataset) => dataset.label,
+      );
+    });
     const path = join(temp.screenshots, "force-charge.png");
     await page.locator("#events-title").scrollIntoViewIfNeeded();
     await page.screenshot({ path, fullPage: true });
@@ -128,7 +160,33 @@ describe("price event controls in demo mode", () => {
     await page.locator("#force-state", { hasText: "Idle." }).waitFor();
     const idle = await controlsJson(page);
     const stopWrites = writesSince(beforeStop);
+    const idleForceClasses = await page.getAttribute("#force-state", "class");
+    const idleBadgeText = await page.textContent("#force-badge");
+    const idleStopClasses = await page.getAttribute("#force-cancel", "class");
+    const idleNote = await page.textContent("#tariff-note");
 
+    const until = formatClock(endsAt, status.timeZone);
+    expect(forceText).toBe(
+      `Charging from the grid until ${until} (120 min left).`,
+    );
+    expect(forceClasses ?? "").not.toContain("muted");
+    expect(panelClasses).toContain("active");
+    expect(badgeText).toBe("Active");
+    expect(stopClasses).toContain("emphasis");
+    expect(status.tariffHold?.holder).toBe("force");
+    expect(tariffNote).toContain(
+      `Force charge holds the Powerwall's tariff until ${until}`,
+    );
+    expect(tariffNote).toContain(
+      "which is not on the Powerwall while force charge holds it",
+    );
+    expect(tariffLabels?.[0]).toBe(
+      "Last Amber tariff buy (not on the Powerwall)",
+    );
+    expect(idleForceClasses).toContain("muted");
+    expect(idleBadgeText).toBe("");
+    expect(idleStopClasses ?? "").not.toContain("emphasis");
+    expect(idleNote).not.toContain("holds the Powerwall's tariff");
     expect(active.force?.state).toBe("active");
     expect(active.force?.direction).toBe("charge");
     expect(active.force?.endsAt).toBe(running.clock.now() + 120 * MINUTE);
@@ -153,7 +211,9 @@ describe("price event controls in demo mode", () => {
     await page.selectOption("#force-minutes", "30");
     await clickAndWait(page, "#force-discharge", "/api/controls/force");
     await page
-      .locator("#force-state", { hasText: "active discharge, 30 min left" })
+      .locator("#force-state", {
+        hasText: /^Discharging to the grid until \d\d:\d\d \(30 min left\)\.$/,
+      })
       .waitFor();
     const active = await controlsJson(page);
     const startWrites = writesSince(beforeStart);

@@ -3,6 +3,8 @@ import { describe, expect, it } from "vitest";
 import {
   callRows,
   countOf,
+  describeForce,
+  describeTariff,
   describeToday,
   energySeries,
   flowView,
@@ -10,6 +12,8 @@ import {
   formatEnergy,
   formatPower,
   formatPrice,
+  isCurtailmentActive,
+  isSpikeActive,
   priceHistorySeries,
   tariffSeries,
   toCents,
@@ -233,5 +237,162 @@ describe("counts", () => {
     ).toBe(
       "Today (2026-01-15): 1 Tesla tariff write, 2 Tesla calls, 0 Amber calls, 1 sync, 1 upload.",
     );
+  });
+});
+
+describe("force line", () => {
+  const zone = "Australia/Sydney";
+  // 03:35 UTC is 14:35 in Sydney in December (AEDT, UTC+11).
+  const endsAt = Date.parse("2026-12-04T03:35:00Z");
+
+  it.each([
+    [
+      "active charge",
+      {
+        state: "active",
+        direction: "charge",
+        endsAt,
+        remainingMs: 120 * 60_000,
+      },
+      "Charging from the grid until 14:35 (120 min left).",
+      true,
+    ],
+    [
+      "active discharge",
+      {
+        state: "active",
+        direction: "discharge",
+        endsAt,
+        remainingMs: 29 * 60_000 + 1,
+      },
+      "Discharging to the grid until 14:35 (30 min left).",
+      true,
+    ],
+    [
+      "entering",
+      { state: "entering", direction: "charge", remainingMs: 0 },
+      "Starting to charge from the grid…",
+      true,
+    ],
+    [
+      "restoring",
+      { state: "restoring", direction: "charge", remainingMs: 0 },
+      "Stopping: putting back the tariff and settings from before.",
+      true,
+    ],
+    ["idle", { state: "idle", remainingMs: 0 }, "Idle.", false],
+    [
+      "idle after error",
+      { state: "idle", remainingMs: 0, lastError: "write rejected" },
+      "Idle. Last error: write rejected",
+      false,
+    ],
+  ])("describes %s", (_case, force, text, active) => {
+    const line = describeForce(force, zone);
+    expect(line.text).toBe(text);
+    expect(line.active).toBe(active);
+  });
+});
+
+describe("control activity", () => {
+  const spike = { enabled: true, region: "NSW1", thresholdMwh: 300 };
+
+  it.each([
+    ["idle", false],
+    ["entering", true],
+    ["active", true],
+    ["restoring", true],
+    ["suspended", false],
+  ])("spike %s is active: %s", (state, active) => {
+    expect(isSpikeActive({ ...spike, state })).toBe(active);
+  });
+
+  it.each([
+    ["normal", false, false],
+    ["curtailing", false, true],
+    ["curtailed", true, true],
+  ])("curtailment %s is active", (state, curtailed, active) => {
+    const curtailment = { enabled: true, state, curtailed, thresholdCents: 0 };
+    expect(isCurtailmentActive(curtailment)).toBe(active);
+  });
+});
+
+describe("tariff note", () => {
+  const base = {
+    slots: [slot("2026-12-04T03:00:00Z", "2026-12-04T03:30:00Z", 0.2, 0.05)],
+    timeZone: "Australia/Sydney",
+    slotsBuiltAt: "2026-12-04T03:00:00Z",
+    lastSync: null,
+    lastUpload: { at: "2026-12-04T03:00:00Z", summary: "48 slots" },
+  };
+
+  it("names the holding control and its end", () => {
+    const note = describeTariff(
+      {
+        ...base,
+        tariffHold: {
+          holder: "force",
+          description: "force charge",
+          until: "2026-12-04T03:35:00Z",
+          endCondition: "it is cancelled",
+        },
+      },
+      0,
+    );
+    expect(note.held).toBe(true);
+    expect(note.text).toContain(
+      "Force charge holds the Powerwall's tariff until 14:35",
+    );
+    expect(note.text).toContain(
+      "Solid lines are the last Amber tariff, built Fri, 4 Dec, 14:00, which is not on the Powerwall while force charge holds it",
+    );
+  });
+
+  it("names the end event of an open hold", () => {
+    const note = describeTariff(
+      {
+        ...base,
+        tariffHold: {
+          holder: "custom-schedule",
+          description: 'custom schedule "night"',
+          until: null,
+          endCondition: "the schedule is cleared",
+        },
+      },
+      0,
+    );
+    expect(note.held).toBe(true);
+    expect(note.text).toContain(
+      'Custom schedule "night" holds the Powerwall\'s tariff until the schedule is cleared',
+    );
+  });
+
+  it("describes an uploaded tariff without hold", () => {
+    const note = describeTariff(
+      {
+        ...base,
+        tariffHold: null,
+        lastSync: {
+          at: "2026-12-04T03:00:00Z",
+          trigger: "schedule",
+          outcome: "uploaded",
+          reason: "prices changed",
+          writes: 1,
+        },
+      },
+      2,
+    );
+    expect(note.held).toBe(false);
+    expect(note.text).toContain(
+      "Solid lines are the rates written to the Powerwall",
+    );
+    expect(note.text).toContain(
+      "2 half hours have a negative price that the tariff writes as zero.",
+    );
+  });
+
+  it("is short before the first build", () => {
+    const note = describeTariff({ ...base, slots: [], tariffHold: null }, 0);
+    expect(note).toEqual({ text: "No tariff built yet.", held: false });
   });
 });

@@ -276,6 +276,30 @@ export function showTariff(
   return series.clampedSlots;
 }
 
+/**
+ * Names the tariff chart's solid lines: "Tariff buy/sell" while they are the
+ * Powerwall's tariff, and "Last Amber tariff …" while a control holds the
+ * Powerwall's tariff (`held`), because the lines are then not on it.
+ */
+export function labelTariffLines(charts: DashboardCharts, held: boolean): void {
+  const [buy, sell] = charts.tariff.data.datasets;
+  const buyLabel = held
+    ? "Last Amber tariff buy (not on the Powerwall)"
+    : "Tariff buy";
+  const sellLabel = held
+    ? "Last Amber tariff sell (not on the Powerwall)"
+    : "Tariff sell";
+  if (buy === undefined || sell === undefined || buy.label === buyLabel) {
+    return;
+  }
+  buy.label = buyLabel;
+  sell.label = sellLabel;
+  // A held tariff's lines are drawn thinner and dotted, as stale values.
+  buy.borderDash = held ? [2, 3] : [];
+  sell.borderDash = held ? [2, 3] : [];
+  charts.tariff.update();
+}
+
 /** Puts price history rows from the window [from, to) (ms) into the price chart. */
 export function showPriceHistory(
   charts: DashboardCharts,

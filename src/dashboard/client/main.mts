@@ -10,8 +10,12 @@ import {
   callRows,
   describeToday,
   describeCurtailment,
+  describeForce,
   describeSpike,
   describeSync,
+  describeTariff,
+  isCurtailmentActive,
+  isSpikeActive,
   flowView,
   formatClock,
   formatDateTime,
@@ -31,6 +35,7 @@ import {
   showPriceHistory,
   showTariff,
   type DashboardCharts,
+  labelTariffLines,
 } from "./charts.mjs";
 
 /** Time between history reloads, ms. */
@@ -110,7 +115,10 @@ function showStatus(state: PageState, status: StatusSnapshot): void {
   );
 
   const clamped = showTariff(state.charts, status.slots);
-  setText("tariff-note", tariffNote(status, clamped));
+  const note = describeTariff(status, clamped);
+  setText("tariff-note", note.text);
+  element("tariff-note").classList.toggle("held", note.held);
+  labelTariffLines(state.charts, note.held);
 
   showLog(status);
   showCalls(status);
@@ -118,38 +126,6 @@ function showStatus(state: PageState, status: StatusSnapshot): void {
     "footer",
     `Amber site ${status.amberSiteId} · Tesla energy site ${status.teslaSiteId} · ${zone}${status.lastUpload === null ? "" : ` · last upload ${formatDateTime(status.lastUpload.at, zone)}`}`,
   );
-}
-
-/**
- * Describes the tariff chart. The status API carries the last built tariff,
- * which is the one on the Powerwall unless the last sync neither uploaded
- * it nor found it unchanged; the note says so in that case.
- */
-function tariffNote(status: StatusSnapshot, clamped: number): string {
-  if (status.slots.length === 0) {
-    return "No tariff built yet.";
-  }
-  const zone = status.timeZone;
-  const built =
-    status.slotsBuiltAt === null
-      ? ""
-      : ` ${formatDateTime(status.slotsBuiltAt, zone)}`;
-  const outcome = status.lastSync?.outcome;
-  const onPowerwall = outcome === "uploaded" || outcome === "unchanged";
-  const upload =
-    status.lastUpload === null
-      ? "none yet"
-      : formatDateTime(status.lastUpload.at, zone);
-  const lines = onPowerwall
-    ? "Solid lines are the rates written to the Powerwall"
-    : `Solid lines are the rates of this build, which was not uploaded (${outcome ?? "no sync"}); the Powerwall keeps the tariff of the last upload (${upload})`;
-  const negative =
-    clamped === 1
-      ? " 1 half hour has a negative price that the tariff writes as zero."
-      : clamped > 1
-        ? ` ${clamped} half hours have a negative price that the tariff writes as zero.`
-        : "";
-  return `Built${built}; times in ${zone}. ${lines}, dashed lines Amber's prices.${negative}`;
 }
 
 function showLog(status: StatusSnapshot): void {
@@ -243,12 +219,34 @@ function showEnergySample(
   setText("flow-at", `at ${formatClock(sample.at, zoneOf(state))}`);
 }
 
-function showControls(controls: ControlsView): void {
+/**
+ * Marks a control's panel as acting on the Powerwall: an "Active" badge
+ * after its heading, an accent border, and its state line no longer muted.
+ */
+function markActive(name: string, active: boolean): void {
+  const panel = element(`${name}-panel`);
+  panel.classList.toggle("active", active);
+  element(`${name}-state`).classList.toggle("muted", !active);
+  const heading = panel.querySelector("h3");
+  let badge = panel.querySelector<HTMLElement>(".active-badge");
+  if (badge === null && heading !== null) {
+    badge = document.createElement("span");
+    badge.className = "badge active-badge";
+    badge.id = `${name}-badge`;
+    heading.append(" ", badge);
+  }
+  if (badge !== null) {
+    badge.textContent = active ? "Active" : "";
+  }
+}
+
+function showControls(state: PageState, controls: ControlsView): void {
   const switches = [
     [
       "spike",
       controls.spike === null ? undefined : describeSpike(controls.spike),
       controls.spike?.enabled,
+      controls.spike !== null && isSpikeActive(controls.spike),
     ],
     [
       "curtailment",
@@ -256,9 +254,11 @@ function showControls(controls: ControlsView): void {
         ? undefined
         : describeCurtailment(controls.curtailment),
       controls.curtailment?.enabled,
+      controls.curtailment !== null &&
+        isCurtailmentActive(controls.curtailment),
     ],
   ] as const;
-  for (const [name, text, enabled] of switches) {
+  for (const [name, text, enabled, active] of switches) {
     const toggle = element<HTMLInputElement>(`${name}-toggle`);
     const label = toggle.closest("label");
     if (text === undefined || enabled === undefined) {
@@ -266,7 +266,7 @@ function showControls(controls: ControlsView): void {
       continue;
     }
     setText(`${name}-state`, text);
-    element(`${name}-state`).classList.remove("muted");
+    markActive(name, active);
     toggle.checked = enabled;
     if (label !== null) {
       label.hidden = false;
@@ -275,13 +275,10 @@ function showControls(controls: ControlsView): void {
   const force = controls.force;
   element("force-panel").hidden = force === null;
   if (force !== null) {
-    const minutes = Math.ceil(force.remainingMs / 60_000);
-    setText(
-      "force-state",
-      force.state === "idle"
-        ? "Idle."
-        : `${force.state} ${force.direction ?? ""}, ${minutes} min left`,
-    );
+    const line = describeForce(force, zoneOf(state));
+    setText("force-state", line.text);
+    markActive("force", line.active);
+    element("force-cancel").classList.toggle("emphasis", line.active);
   }
 }
 
@@ -318,7 +315,7 @@ async function loadDashboard(state: PageState): Promise<void> {
   state.historyAvailable = data.history.available;
   showStatus(state, data.status);
   showEnergySample(state, data.energy);
-  showControls(data.controls);
+  showControls(state, data.controls);
   if (data.access.csrfToken !== null) {
     document.body.dataset["csrfToken"] = data.access.csrfToken;
   }
@@ -351,6 +348,7 @@ function openStream(state: PageState): void {
   });
   stream.addEventListener("controls", (event) => {
     showControls(
+      state,
       JSON.parse((event as MessageEvent<string>).data) as ControlsView,
     );
   });
