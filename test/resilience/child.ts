@@ -1,8 +1,8 @@
 /**
- * Runs the built engine (`node dist/src/cli.js run --config FILE`) as a
- * child process with a clean environment, so it runs in the mode its
- * configuration file says and nothing from the test's environment leaks in.
- * Its JSON log lines are collected from stdout.
+ * Runs the built engine (`node dist/src/cli.js run`) as a child process
+ * with a clean environment, so its mode comes from the configuration the
+ * test gives it and nothing from the test's environment leaks in. Its JSON
+ * log lines are collected from stdout.
  */
 import { execFileSync, spawn, type ChildProcess } from "node:child_process";
 import { readdirSync, statSync } from "node:fs";
@@ -77,18 +77,24 @@ export interface EngineProcess {
   kill(): Promise<void>;
 }
 
-/** Starts `tesla-sync run --config configPath` from dist/. */
-export function spawnEngine(configPath: string): EngineProcess {
-  const child = spawn(
-    process.execPath,
-    [CLI_PATH, "run", "--config", configPath],
-    {
-      cwd: ROOT,
-      // Only what node needs: no TESLA_SYNC_*, no HA or Supervisor token.
-      env: { PATH: process.env["PATH"] ?? "", LOG_FORMAT: "json" },
-      stdio: ["ignore", "pipe", "pipe"],
-    },
-  );
+/**
+ * Starts `tesla-sync run` from dist/, with `--config configPath` when
+ * given. The environment holds only PATH, LOG_FORMAT=json and `env`, so no
+ * TESLA_SYNC_* variable or HA token of the test's own environment leaks in.
+ */
+export function spawnEngine(
+  configPath: string | undefined,
+  env: Record<string, string> = {},
+): EngineProcess {
+  const args =
+    configPath === undefined
+      ? [CLI_PATH, "run"]
+      : [CLI_PATH, "run", "--config", configPath];
+  const child = spawn(process.execPath, args, {
+    cwd: ROOT,
+    env: { PATH: process.env["PATH"] ?? "", LOG_FORMAT: "json", ...env },
+    stdio: ["ignore", "pipe", "pipe"],
+  });
   const pid = child.pid;
   if (pid === undefined) {
     throw new Error(`could not start ${CLI_PATH}`);
@@ -161,4 +167,63 @@ export async function waitUntil(
     }
     await new Promise((resolve) => setTimeout(resolve, 20));
   }
+}
+
+/** Waits for the engine's "Dashboard at …" log line and returns the dashboard's base URL. */
+export async function dashboardUrl(
+  engine: EngineProcess,
+  timeoutMs = 30_000,
+): Promise<string> {
+  const entry = await engine.waitForEntry(
+    (candidate) =>
+      candidate.msg.startsWith("Dashboard at") &&
+      typeof candidate["url"] === "string",
+    timeoutMs,
+  );
+  return String(entry["url"]);
+}
+
+/** The fields of a sync result that the crash tests read. */
+export interface ManualSyncResult {
+  outcome: string;
+  reason: string;
+  writes: number;
+}
+
+/**
+ * Logs in to the dashboard at `url` with `password` and runs a manual sync
+ * through `POST /api/sync`; returns its result.
+ */
+export async function manualSync(
+  url: string,
+  password: string,
+): Promise<ManualSyncResult> {
+  const login = await fetch(`${url}/login`, {
+    method: "POST",
+    headers: { "Content-Type": "application/json" },
+    body: JSON.stringify({ password }),
+  });
+  if (!login.ok) {
+    throw new Error(`dashboard login failed with HTTP ${login.status}`);
+  }
+  const cookie = login.headers
+    .getSetCookie()
+    .map((line) => line.split(";")[0] ?? "")
+    .join("; ");
+  const dashboard = (await (
+    await fetch(`${url}/api/dashboard`, { headers: { Cookie: cookie } })
+  ).json()) as { access?: { csrfToken?: string | null } };
+  const sync = await fetch(`${url}/api/sync`, {
+    method: "POST",
+    headers: {
+      "Content-Type": "application/json",
+      Cookie: cookie,
+      "X-CSRF-Token": dashboard.access?.csrfToken ?? "",
+    },
+    body: "{}",
+  });
+  if (!sync.ok) {
+    throw new Error(`manual sync failed with HTTP ${sync.status}`);
+  }
+  return (await sync.json()) as ManualSyncResult;
 }
