@@ -600,6 +600,38 @@ export function clampedSlots(slots: readonly BuiltSlot[]): BuiltSlot[] {
   return slots.filter((slot) => slot.buyActual < 0 || slot.sellActual < 0);
 }
 
+/** One price below zero that the upload clamps to zero. */
+export interface ClampedPrice {
+  /** Slot label, e.g. "11:00". */
+  label: string;
+  /** Which price of the slot was negative. */
+  side: "buy" | "sell";
+  /** The real price in c/kWh, below zero. */
+  cents: number;
+}
+
+/** Lists each buy or sell price below zero, in slot order, for the clamp log line. */
+export function clampedPrices(slots: readonly BuiltSlot[]): ClampedPrice[] {
+  const prices: ClampedPrice[] = [];
+  for (const slot of slots) {
+    if (slot.buyActual < 0) {
+      prices.push({
+        label: slot.label,
+        side: "buy",
+        cents: Math.round(slot.buyActual * 1000) / 10,
+      });
+    }
+    if (slot.sellActual < 0) {
+      prices.push({
+        label: slot.label,
+        side: "sell",
+        cents: Math.round(slot.sellActual * 1000) / 10,
+      });
+    }
+  }
+  return prices;
+}
+
 /** Returns true when the builder filled the slot from another day instead of Amber data. */
 export function isFilled(slot: BuiltSlot): boolean {
   const source = slot.source as

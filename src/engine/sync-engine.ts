@@ -49,7 +49,7 @@ import { systemClock, type Clock } from "../util/clock.js";
 import {
   baselineFromRates,
   baselineFromUpload,
-  clampedSlots,
+  clampedPrices,
   describeSummary,
   formatCents,
   formatClock,
@@ -918,16 +918,14 @@ export class SyncEngine extends EventEmitter<EngineEvents> {
       })
       .catch(() => undefined);
 
-    const clamped = clampedSlots(built.slots);
+    const clamped = clampedPrices(built.slots);
     if (clamped.length > 0) {
+      const listed = clamped
+        .map((price) => `${price.side} ${price.label} (${price.cents} c/kWh)`)
+        .join(", ");
       this.#logger.info(
-        { slots: clamped.map((slot) => slot.label) },
-        `Clamped ${clamped.length} negative slot prices to zero in the uploaded tariff (Tesla treats negative rates as zero): ${clamped
-          .map(
-            (slot) =>
-              `${slot.label} buy ${slot.buyActual.toFixed(4)} sell ${slot.sellActual.toFixed(4)}`,
-          )
-          .join(", ")}`,
+        { clamped },
+        `Clamped ${clamped.length} negative ${clamped.length === 1 ? "price" : "prices"} to zero for the upload (Tesla treats negative rates as zero): ${listed}`,
       );
     }
 

@@ -709,6 +709,38 @@ describe("SyncEngine negative prices (C9)", () => {
     expect(negative.length).toBe(result.tariffSummary?.clampedSlots);
     expect(rates(powerwallTariff(h)).every((rate) => rate >= 0)).toBe(true);
   });
+
+  it("lists only negative prices in the clamp line", async () => {
+    const h = await open({
+      pattern: "negative-midday",
+      start: Date.UTC(2025, 5, 16, 0, 12, 40),
+    });
+    await h.engine.syncNow("startup");
+    const line = h.log
+      .entries()
+      .find((entry) => entry.msg.startsWith("Clamped "));
+    const expected: string[] = [];
+    for (const slot of h.engine.status().slots) {
+      if (slot.buyActual !== undefined && slot.buyActual < 0) {
+        expected.push(
+          `buy ${slot.label} (${String(Math.round(slot.buyActual * 1000) / 10)} c/kWh)`,
+        );
+      }
+      if (slot.sellActual !== undefined && slot.sellActual < 0) {
+        expected.push(
+          `sell ${slot.label} (${String(Math.round(slot.sellActual * 1000) / 10)} c/kWh)`,
+        );
+      }
+    }
+    const listed = line?.msg.split(": ").at(-1)?.split(", ") ?? [];
+
+    expect(expected.length).toBeGreaterThan(0);
+    expect(line?.msg).toContain(
+      `Clamped ${String(expected.length)} negative prices`,
+    );
+    expect(listed).toEqual(expected);
+    expect(listed.every((entry) => entry.includes("(-"))).toBe(true);
+  });
 });
 
 describe("SyncEngine Tesla auth retry (C11)", () => {
