@@ -179,6 +179,8 @@ export class SyncEngine extends EventEmitter<EngineEvents> {
   #heldBy: string | undefined;
   /** Local date and the kinds of change the budget held back that day, as logged. */
   #budgetNotices: { day: string; kinds: Set<WriteKind> } | undefined;
+  /** Key (limit and time) of the last deferral logged at info, so repeats go to debug. */
+  #deferralNotice: string | undefined;
 
   constructor(options: SyncEngineOptions) {
     super();
@@ -372,12 +374,18 @@ export class SyncEngine extends EventEmitter<EngineEvents> {
     if (!permission.allowed) {
       // A spacing ends at a known time, so the sync is queued for it. A
       // spent budget leaves the move to the scheduled syncs.
-      if (permission.limit === "spacing") {
-        this.#defer(permission.retryAt, "live-price");
-      }
-      this.#logger.debug(
-        { ...fields, urgent: verdict === "urgent" },
-        `Live price moved, but ${permission.reason}`,
+      const runAt =
+        permission.limit === "spacing"
+          ? this.#defer(permission.retryAt, "live-price")
+          : undefined;
+      const when =
+        runAt !== undefined
+          ? `the sync is queued for ${formatClock(runAt, this.#zone().zone)}`
+          : "the scheduled syncs write it then if the move still holds";
+      this.#noteDeferral(
+        `${permission.limit}@${String(permission.retryAt)}`,
+        { ...fields, urgent: verdict === "urgent", limit: permission.limit },
+        `Live price moved ${move.label} by ${formatCents(delta)} c/kWh, but ${permission.reason}; ${when}`,
       );
       return;
     }
@@ -583,7 +591,12 @@ export class SyncEngine extends EventEmitter<EngineEvents> {
       const allowedAt =
         last === undefined ? 0 : last + this.#settings.urgentWriteSpacingMs;
       if (allowedAt > now) {
-        this.#defer(allowedAt, trigger);
+        const runAt = this.#defer(allowedAt, trigger);
+        this.#noteDeferral(
+          `spacing@${String(runAt)}`,
+          { trigger, limit: "spacing" },
+          `Sync deferred by the write spacing: the last write was ${String(Math.round((now - (last ?? now)) / 1000))} s ago and even an urgent change keeps ${String(this.#settings.urgentWriteSpacingMs / 1000)} s between writes, so the sync runs at ${formatClock(runAt, this.#zone().zone)}`,
+        );
         return {
           outcome: "skipped",
           reason: `moved to ${formatClock(allowedAt, this.#zone().zone)} by the write spacing`,
@@ -696,10 +709,25 @@ export class SyncEngine extends EventEmitter<EngineEvents> {
     if (!permission.allowed) {
       // Only a manual sync is queued: automatic ones look again at the next
       // scheduled sync, with fresh prices.
-      if (kind === "manual") {
-        this.#defer(permission.retryAt, trigger);
+      const runAt =
+        kind === "manual"
+          ? this.#defer(permission.retryAt, trigger)
+          : undefined;
+      const key = `${kind}:${permission.limit}@${String(permission.retryAt)}`;
+      if (this.#noteBudgetLimit(permission, kind, now, zone)) {
+        // That info line already gives the reason and the time.
+        this.#deferralNotice = key;
+      } else {
+        const when =
+          runAt !== undefined
+            ? `the sync is queued for ${formatClock(runAt, zone)}`
+            : "the scheduled syncs write it then if the change still holds";
+        this.#noteDeferral(
+          key,
+          { trigger, kind, limit: permission.limit },
+          `Tesla write deferred (${kind} change): ${permission.reason}; ${when}`,
+        );
       }
-      this.#noteBudgetLimit(permission, kind, now, zone);
       return {
         outcome: "skipped",
         reason: `${change.reason}, but ${permission.reason}`,
@@ -716,31 +744,46 @@ export class SyncEngine extends EventEmitter<EngineEvents> {
   }
 
   /**
+   * Logs a deferred sync or write at info the first time `key` (the limit
+   * and the time it ends) is seen, and at debug while the same deferral
+   * repeats.
+   */
+  #noteDeferral(key: string, fields: object, message: string): void {
+    if (this.#deferralNotice === key) {
+      this.#logger.debug(fields, message);
+      return;
+    }
+    this.#deferralNotice = key;
+    this.#logger.info(fields, message);
+  }
+
+  /**
    * Logs at info the first time each local day that the budget holds back
-   * a change of `kind`. The budget is expected to bind on volatile days,
-   * so it is no warning.
+   * a change of `kind`, and returns true when it logged. The budget is
+   * expected to bind on volatile days, so it is no warning.
    */
   #noteBudgetLimit(
     permission: WritePermission,
     kind: WriteKind,
     now: number,
     zone: string,
-  ): void {
+  ): boolean {
     if (permission.allowed || permission.limit !== "budget") {
-      return;
+      return false;
     }
     const day = dayProgress(now, zone).day;
     if (this.#budgetNotices?.day !== day) {
       this.#budgetNotices = { day, kinds: new Set() };
     }
     if (this.#budgetNotices.kinds.has(kind)) {
-      return;
+      return false;
     }
     this.#budgetNotices.kinds.add(kind);
     this.#logger.info(
       { kind, budget: this.#settings.dailyWriteBudget },
       `Daily Tesla write budget holds back ${kind} changes: ${permission.reason}`,
     );
+    return true;
   }
 
   /** The decision for a sync while `hold` keeps the Amber tariff off the Powerwall. */
@@ -1076,9 +1119,10 @@ export class SyncEngine extends EventEmitter<EngineEvents> {
     this.#logger[level](fields, message);
   }
 
-  #defer(at: number, trigger: SyncTrigger): void {
+  /** Queues a sync for `at` unless one is queued earlier, and returns when the queued sync runs. */
+  #defer(at: number, trigger: SyncTrigger): number {
     if (this.#deferred !== undefined && this.#deferred.at <= at) {
-      return;
+      return this.#deferred.at;
     }
     this.#cancelDeferred();
     const controller = new AbortController();
@@ -1095,6 +1139,7 @@ export class SyncEngine extends EventEmitter<EngineEvents> {
       },
       () => undefined,
     );
+    return at;
   }
 
   #cancelDeferred(): void {

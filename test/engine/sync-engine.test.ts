@@ -402,6 +402,60 @@ describe("SyncEngine write spacing", () => {
   });
 });
 
+describe("SyncEngine deferral log", () => {
+  /** Returns the log lines whose message starts with `prefix`. */
+  function lines(h: Harness, prefix: string) {
+    return h.log.entries().filter((entry) => entry.msg.startsWith(prefix));
+  }
+
+  it("logs a spacing deferral once at info", async () => {
+    const h = await open();
+    await h.engine.syncNow("startup");
+    await h.advance(MINUTE);
+    await h.engine.syncNow("schedule");
+    await h.advance(MINUTE);
+    await h.engine.syncNow("schedule");
+    const deferred = lines(h, "Sync deferred by the write spacing");
+
+    expect(deferred.map((entry) => entry.level)).toEqual([30, 20]);
+    expect(deferred[0]?.msg).toMatch(/so the sync runs at 09:17:40$/);
+  });
+
+  it("logs a held ordinary write once at info", async () => {
+    const h = await open();
+    await h.engine.syncNow("startup");
+    await h.advance(6 * MINUTE);
+    h.amber.shifts.set(halfHourEndAfter(h.clock.now(), 6), 15);
+    await h.engine.syncNow("schedule");
+    await h.advance(5 * MINUTE);
+    await h.engine.syncNow("schedule");
+    const deferred = lines(h, "Tesla write deferred (ordinary change)");
+
+    expect(deferred.map((entry) => entry.level)).toEqual([30, 20]);
+    expect(deferred[0]?.msg).toMatch(
+      /waits until 09:42:40; the scheduled syncs write it then/,
+    );
+  });
+
+  it("logs a queued live-price sync once at info", async () => {
+    const h = await open();
+    await h.engine.syncNow("startup");
+    await h.advance(6 * MINUTE);
+    h.engine.handleLivePrices(livePush(h, 8));
+    await h.advance(MINUTE);
+    h.engine.handleLivePrices(livePush(h, 9));
+    const deferred = lines(h, "Live price moved").filter((entry) =>
+      entry.msg.includes(", but "),
+    );
+    const info = deferred.filter((entry) => entry.level === 30);
+
+    expect(info).toHaveLength(1);
+    expect(info[0]?.msg).toMatch(
+      /waits until 09:42:40; the sync is queued for 09:42:40$/,
+    );
+  });
+});
+
 describe("SyncEngine daily write budget", () => {
   // 4 writes a day with 1 kept for urgent changes. At 09:12 the even spread
   // allows 2 writes for ordinary changes and 3 for urgent ones.
