@@ -15,6 +15,10 @@
  * - HA rejecting the token (`auth_invalid`) stops every retry and emits
  *   "auth-invalid", because retrying a bad token cannot succeed.
  * - Commands in flight when the socket drops reject with BridgeError.
+ * - A frame that is not JSON never reaches the library, whose parser would
+ *   throw it as an uncaught exception. The first such frame is logged at
+ *   warn (repeats at debug), and the socket is dropped so the library
+ *   reconnects.
  */
 import { EventEmitter } from "node:events";
 
@@ -105,6 +109,8 @@ export class HaConnection extends EventEmitter<HaConnectionEvents> {
   #closed = false;
   #failures = 0;
   #lostAt: number | undefined;
+  /** Frames that were not JSON, over the connection's lifetime. */
+  #malformedFrames = 0;
 
   constructor(options: HaConnectionOptions) {
     super();
@@ -399,6 +405,7 @@ export class HaConnection extends EventEmitter<HaConnectionEvents> {
         socket.off("error", onError);
         if (error === undefined) {
           this.#socket = socket;
+          this.#guardFrames(socket);
           resolve(socket as unknown as HaWebSocket);
           return;
         }
@@ -485,6 +492,72 @@ export class HaConnection extends EventEmitter<HaConnectionEvents> {
     });
   }
 
+  /**
+   * Wraps the "message" listeners the library adds to `socket` so that a
+   * frame that is not JSON is dropped, logged, and ends the socket instead
+   * of reaching the library's `JSON.parse`.
+   */
+  #guardFrames(socket: WebSocket): void {
+    const wrappers = new Map<MessageListener, MessageListener>();
+    let broken = false;
+    const onMalformed = (data: WebSocket.Data, error: unknown): void => {
+      this.#malformedFrames += 1;
+      const fields = {
+        url: this.#options.wsUrl,
+        frameBytes: Buffer.byteLength(rawToString(data)),
+        malformedFrames: this.#malformedFrames,
+        err: error,
+      };
+      const message =
+        "Home Assistant sent a WebSocket frame that is not JSON; reconnecting";
+      if (this.#malformedFrames === 1) {
+        this.#logger.warn(fields, message);
+      } else {
+        this.#logger.debug(fields, message);
+      }
+      socket.terminate();
+    };
+    const add = socket.addEventListener.bind(socket);
+    const remove = socket.removeEventListener.bind(socket);
+    const guarded = {
+      addEventListener: (
+        type: string,
+        listener: MessageListener,
+        options?: { once?: boolean },
+      ): void => {
+        if (type !== "message") {
+          add(type as "close", listener as () => void, options);
+          return;
+        }
+        const wrapper: MessageListener = (event) => {
+          if (broken) {
+            return;
+          }
+          try {
+            JSON.parse(rawToString(event.data));
+          } catch (error) {
+            broken = true;
+            onMalformed(event.data, error);
+            return;
+          }
+          listener(event);
+        };
+        wrappers.set(listener, wrapper);
+        add("message", wrapper, options);
+      },
+      removeEventListener: (type: string, listener: MessageListener): void => {
+        const wrapper = type === "message" ? wrappers.get(listener) : undefined;
+        if (wrapper !== undefined) {
+          wrappers.delete(listener);
+          remove("message", wrapper);
+          return;
+        }
+        remove(type as "close", listener as () => void);
+      },
+    };
+    Object.assign(socket, guarded);
+  }
+
   /** Waits `ms`, or less when {@link close} is called. */
   #sleep(ms: number): Promise<void> {
     return new Promise<void>((resolve) => {
@@ -516,7 +589,13 @@ function errorFrameOf(
   };
 }
 
-function rawToString(data: WebSocket.RawData): string {
+/** A listener for the socket's "message" events, as the library adds it. */
+type MessageListener = (event: WebSocket.MessageEvent) => void;
+
+function rawToString(data: WebSocket.Data): string {
+  if (typeof data === "string") {
+    return data;
+  }
   if (Array.isArray(data)) {
     return Buffer.concat(data).toString("utf8");
   }

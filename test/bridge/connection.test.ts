@@ -186,6 +186,31 @@ describe("HaConnection", () => {
     expect(log.find("Reconnected to Home Assistant", "info")).toHaveLength(1);
   });
 
+  it("reconnects after a frame that is not JSON", async () => {
+    const target = connect();
+    await target.start();
+
+    for (const round of [1, 2]) {
+      const disconnected = once(target, "disconnected");
+      const ready = once(target, "ready");
+      for (const socket of fake.openSockets) {
+        socket.send("{not json");
+      }
+      await disconnected;
+      await vi.advanceTimersByTimeAsync(1);
+      await ready;
+
+      expect(fake.connections).toBe(round + 1);
+    }
+    await roundTrip(target);
+
+    const lines = log.lines.filter((line) =>
+      line.msg.includes("frame that is not JSON"),
+    );
+    expect(lines.map((line) => line.level)).toEqual([40, 20]);
+    expect(target.connected).toBe(true);
+  });
+
   it("keeps a connection whose pings are answered", async () => {
     const target = connect();
     await target.start();
