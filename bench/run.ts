@@ -12,7 +12,10 @@ import { runInNewContext } from "node:vm";
 
 import { generateIntervals } from "../src/standins/price-model.js";
 import { buildTariff } from "../src/tariff/build.js";
+import { benchLatency } from "./latency.js";
+import { benchResources } from "./resources.js";
 import { simulateDay } from "./simulated-day.js";
+import { benchSoak } from "./soak.js";
 
 const BUILD_RUNS = 300;
 /** Monday 2025-06-16 00:00:20 in Sydney. */
@@ -106,3 +109,8 @@ async function main(): Promise<void> {
 }
 
 await main();
+// Resilience and resources (docs/benchmarks.md): push-to-upload latency,
+// the engine process's memory and idle CPU, and a week-long soak.
+await benchLatency();
+await benchResources();
+await benchSoak();
