@@ -55,7 +55,7 @@ export const START = Date.UTC(2025, 5, 15, 23, 12, 40);
 export const MINUTE = 60_000;
 
 /** Timeout of every client request in the rig, ms of real time. */
-export const CLIENT_TIMEOUT_MS = 750;
+export const CLIENT_TIMEOUT_MS = 1_000;
 
 export const AMBER_TOKEN = "psk_resilience_amber_0123456789abcdef";
 export const TESLA_TOKEN = "resilience-teslemetry-token-0123456789";
