@@ -21,6 +21,8 @@ import { join } from "node:path";
 import { afterEach, beforeAll, describe, expect, it, vi } from "vitest";
 
 import { startHaMode, type HaMode } from "../../src/bridge/ha-mode.js";
+import { startService } from "../../src/engine/service.js";
+import type { SyncEngine } from "../../src/engine/sync-engine.js";
 import {
   VirtualClock,
   yieldEventLoop,
@@ -46,10 +48,12 @@ import {
   MINUTE,
   START,
   startRig,
+  tariffOfBody,
   TESLA_TOKEN,
   type CapturedLog,
   unexplainedZeros,
   type LogEntry,
+  type RecordedTariffWrite,
   type Rig,
 } from "./rig.js";
 
@@ -386,6 +390,8 @@ interface HaRig {
   mode: HaMode;
   log: CapturedLog;
   dataDir: string;
+  /** Every tariff upload the Tesla stand-in received, with the engine's plan. */
+  tariffWrites: RecordedTariffWrite[];
   /** Moves the engine's virtual time on, letting each sync finish. */
   advance(ms: number): Promise<void>;
   close(): Promise<void>;
@@ -400,11 +406,26 @@ async function startHaRig(): Promise<HaRig> {
     pattern: "calm",
     now,
   });
+  const tariffWrites: RecordedTariffWrite[] = [];
+  // The hook reads the plan of the engine that HA mode starts later.
+  const started: { engine?: SyncEngine } = {};
   const tesla = await startTeslaStandIn({
     authMode: "teslemetry",
     token: TESLA_TOKEN,
     now,
     rateLimit: false,
+    onRequest: (request) => {
+      if (
+        request.method === "POST" &&
+        request.path.endsWith("/time_of_use_settings")
+      ) {
+        tariffWrites.push({
+          at: request.at,
+          tariff: tariffOfBody(request.body),
+          plan: started.engine?.status().slots ?? [],
+        });
+      }
+    },
   });
   const dataDir = await mkdtemp(join(tmpdir(), "tesla-sync-ha-faults-"));
   fake.handle("tesla_sync/config", () => ({
@@ -443,6 +464,15 @@ async function startHaRig(): Promise<HaRig> {
     logger: log.logger,
     engineVersion: "0.1.0-test",
     clock,
+    // Hands the engine to the write hook before its startup sync.
+    startEngine: (options) =>
+      startService({
+        ...options,
+        onEngine: (engine) => {
+          started.engine = engine;
+          options.onEngine?.(engine);
+        },
+      }),
   });
   const settle = async (): Promise<void> => {
     await yieldEventLoop(3);
@@ -456,6 +486,7 @@ async function startHaRig(): Promise<HaRig> {
     mode,
     log,
     dataDir,
+    tariffWrites,
     advance: (ms) => clock.advance(ms, { settle }),
     async close() {
       await mode.stop();
@@ -620,6 +651,8 @@ async function runHaCase(name: string, injection: HaInjection): Promise<void> {
 
     expect(new Set(problemLines).size).toBe(problemLines.length);
     expect(problemLines.filter((line) => /TARIFF|Sync/.test(line))).toEqual([]);
+    expect(target.tariffWrites.length).toBeGreaterThan(1);
+    expect(target.tariffWrites.flatMap(unexplainedZeros)).toEqual([]);
     // A lost connection ends in a new session, which registers again.
     if (!name.startsWith("slow") && !name.startsWith("malformed")) {
       expect(framesOf(target, "tesla_sync/register")).toBeGreaterThan(
