@@ -90,17 +90,22 @@ export async function startService(
     now: () => clock.now(),
   });
 
+  // Aborted by stop(), so that a retry waiting out a 429 or a backoff does
+  // not hold up shutdown; Docker and the Supervisor kill after 10 s.
+  const shutdown = new AbortController();
   const amber = new AmberClient({
     baseUrl: config.amber.restUrl,
     token: config.amberToken,
     logger,
     clock,
+    signal: shutdown.signal,
   });
   const tesla = new TeslaClient({
     baseUrl: config.teslaBaseUrl,
     tokens: options.teslaTokens ?? tokenProvider(config, logger, clock),
     logger: logger.child({ module: "tesla" }),
     clock,
+    signal: shutdown.signal,
   });
 
   const amberSite = pickAmberSite(await amber.listSites(), config.amber.siteId);
@@ -179,7 +184,10 @@ export async function startService(
     }
     stopped = true;
     feed?.stop();
+    // The controls finish their restores first; only then are the waits
+    // of a sync still in progress cut short.
     await controls.stop();
+    shutdown.abort(new Error("Engine stopping"));
     await engine.stop();
     await server?.close();
     await store.flush();

@@ -454,85 +454,78 @@ describe.concurrent("crash safety", () => {
 });
 
 describe("shutdown", () => {
-  // NOTE: startService passes no abort signal to the Amber and Tesla
-  // clients, although both take one, so stop() waits for a retry in
-  // progress: up to the 120 s Retry-After the Tesla client waits out by
-  // itself, or Amber's pause of up to a whole 5-minute window after a 429.
-  // Docker and the Supervisor allow 10 s before they kill the process,
-  // which the crash cases above show is safe but not graceful.
-  it.fails(
-    "stops during a retry wait",
-    async () => {
-      const clock = new VirtualClock(Date.UTC(2025, 5, 15, 23, 12, 40));
-      const now = (): number => clock.now();
-      const amber = await startAmberStandIn({ token: AMBER_TOKEN, now });
-      const tesla = await startTeslaStandIn({
-        authMode: "fleet",
-        clientId: CLIENT_ID,
-        initialRefreshToken: INITIAL_REFRESH_TOKEN,
-        now,
-        rateLimit: false,
-      });
-      const dataDir = await mkdtemp(join(tmpdir(), "tesla-sync-shutdown-"));
-      const service = await startService({
-        config: resolveConfig(
-          {
-            amber: {
-              token: AMBER_TOKEN,
-              restUrl: amber.restUrl,
-              liveFeed: false,
-            },
-            tesla: {
-              auth: "fleet",
-              baseUrl: tesla.url,
-              fleet: {
-                clientId: CLIENT_ID,
-                refreshToken: INITIAL_REFRESH_TOKEN,
-                tokenUrl: tesla.tokenUrl,
-              },
-            },
-            dataDir,
+  // startService aborts the clients' waits in stop(), so a retry waiting
+  // out a Retry-After or a 429 pause does not hold up shutdown; Docker and
+  // the Supervisor kill the process 10 s after asking it to stop.
+  it("stops during a retry wait", async () => {
+    const clock = new VirtualClock(Date.UTC(2025, 5, 15, 23, 12, 40));
+    const now = (): number => clock.now();
+    const amber = await startAmberStandIn({ token: AMBER_TOKEN, now });
+    const tesla = await startTeslaStandIn({
+      authMode: "fleet",
+      clientId: CLIENT_ID,
+      initialRefreshToken: INITIAL_REFRESH_TOKEN,
+      now,
+      rateLimit: false,
+    });
+    const dataDir = await mkdtemp(join(tmpdir(), "tesla-sync-shutdown-"));
+    const service = await startService({
+      config: resolveConfig(
+        {
+          amber: {
+            token: AMBER_TOKEN,
+            restUrl: amber.restUrl,
+            liveFeed: false,
           },
-          {},
-          "the shutdown test configuration",
-        ),
-        logger: silentLogger,
-        clock,
-        statusServer: false,
+          tesla: {
+            auth: "fleet",
+            baseUrl: tesla.url,
+            fleet: {
+              clientId: CLIENT_ID,
+              refreshToken: INITIAL_REFRESH_TOKEN,
+              tokenUrl: tesla.tokenUrl,
+            },
+          },
+          dataDir,
+        },
+        {},
+        "the shutdown test configuration",
+      ),
+      logger: silentLogger,
+      clock,
+      statusServer: false,
+    });
+    try {
+      amber.faults.arm({
+        kind: "rate-limit",
+        retryAfterSeconds: 120,
+        count: Number.POSITIVE_INFINITY,
       });
-      try {
-        amber.faults.arm({
-          kind: "rate-limit",
-          retryAfterSeconds: 120,
-          count: Number.POSITIVE_INFINITY,
-        });
-        const sleeping = clock.pendingSleeps;
-        void service.engine.syncNow("manual");
-        await waitUntil(
-          () => clock.pendingSleeps > sleeping,
-          "the sync to wait for its retry",
-          10_000,
-        );
+      const sleeping = clock.pendingSleeps;
+      void service.engine.syncNow("manual");
+      await waitUntil(
+        () => clock.pendingSleeps > sleeping,
+        "the sync to wait for its retry",
+        10_000,
+      );
 
-        const stopped = await Promise.race([
-          service.stop().then(() => true),
-          new Promise<boolean>((resolve) => {
-            setTimeout(() => resolve(false), 3_000);
-          }),
-        ]);
+      const stopped = await Promise.race([
+        service.stop().then(() => true),
+        new Promise<boolean>((resolve) => {
+          setTimeout(() => resolve(false), 3_000);
+        }),
+      ]);
 
-        expect(stopped).toBe(true);
-      } finally {
-        amber.faults.clear();
-        // Lets the waiting sync finish so the service can stop.
-        for (let step = 0; step < 20; step += 1) {
-          await clock.advance(60_000);
-        }
-        await service.stop();
-        await Promise.allSettled([amber.close(), tesla.close()]);
-        await rm(dataDir, { recursive: true, force: true });
+      expect(stopped).toBe(true);
+    } finally {
+      amber.faults.clear();
+      // Lets the waiting sync finish so the service can stop.
+      for (let step = 0; step < 20; step += 1) {
+        await clock.advance(60_000);
       }
-    },
-    30_000,
-  );
+      await service.stop();
+      await Promise.allSettled([amber.close(), tesla.close()]);
+      await rm(dataDir, { recursive: true, force: true });
+    }
+  }, 30_000);
 });
