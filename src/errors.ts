@@ -35,7 +35,7 @@ export abstract class TeslaSyncError extends Error {
   }
 }
 
-/** The user's configuration is missing a value or holds an invalid one. */
+/** The user's configuration is missing a value or contains an invalid one. */
 export class ConfigError extends TeslaSyncError {
   readonly code = "CONFIG_INVALID";
 }
@@ -53,7 +53,7 @@ export class AuthError extends TeslaSyncError {
   }
 }
 
-/** A vendor answered HTTP 429. `retryAfterMs` is set when a header said how long to wait. */
+/** A vendor returned HTTP 429. `retryAfterMs` is set when a header said how long to wait. */
 export class RateLimitedError extends TeslaSyncError {
   readonly code = "RATE_LIMITED";
 
@@ -67,7 +67,7 @@ export class RateLimitedError extends TeslaSyncError {
   }
 }
 
-/** A vendor could not be reached in time, refused the connection or answered 5xx. Retryable. */
+/** A vendor could not be reached in time, refused the connection or returned 5xx. Retryable. */
 export class UpstreamUnavailableError extends TeslaSyncError {
   readonly code = "UPSTREAM_UNAVAILABLE";
 
@@ -109,7 +109,7 @@ export class InvalidPayloadError extends TeslaSyncError {
   }
 }
 
-/** Tesla answered HTTP 200 with `result: false`; `reason` is Tesla's own text. */
+/** Tesla returned HTTP 200 with `result: false`; `reason` is Tesla's own text. */
 export class WriteRejectedError extends TeslaSyncError {
   readonly code = "WRITE_REJECTED";
 

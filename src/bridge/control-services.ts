@@ -45,7 +45,7 @@ export const CONTROL_SERVICES = [
 /** A control action name. */
 export type ControlService = (typeof CONTROL_SERVICES)[number];
 
-/** Whether `service` names a control action. */
+/** Returns whether `service` names a control action. */
 export function isControlService(service: string): service is ControlService {
   return (CONTROL_SERVICES as readonly string[]).includes(service);
 }

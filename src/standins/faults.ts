@@ -1,10 +1,10 @@
 /**
  * Fault switches shared by the vendor stand-ins. A test arms a fault for the
  * next `count` matching requests; the stand-in consumes it as requests arrive
- * and otherwise answers as the vendor would.
+ * and otherwise responds as the vendor would.
  */
 export type FaultKind =
-  /** Accept the connection and never answer. */
+  /** Accept the connection and never respond. */
   | "timeout"
   /** Close the socket without any HTTP response. */
   | "reset"
@@ -24,7 +24,7 @@ export type FaultKind =
   | "unauthorized"
   /** HTTP 200 with `result: false` (Tesla writes only). */
   | "result-false"
-  /** Answer normally, but only after `delayMs`. */
+  /** Respond normally, but only after `delayMs`. */
   | "slow";
 
 export interface Fault {
